@@ -1,0 +1,155 @@
+"""Command-line options shared by every `autocaption` command, and their environment variables.
+
+Every option `--some-name` can also be set as `AUTOCAPTION_SOME_NAME`; the command line wins.
+Arguments we do not know are handed to Beam as pipeline options (`--direct_num_workers=2`,
+`--job_endpoint=...`), so any runner setting works without a wrapper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+from transforms.caption import CaptionOptions
+from transforms.chunks import ChunkingOptions
+from transforms.cues import CaptionRules
+from transforms.whisper import WhisperSettings
+
+FORMATS = ("vtt", "srt", "json")
+DEFAULT_MODEL = "small"
+LOCAL_RUNNERS = {"directrunner", "direct", "fnapirunner"}
+
+
+class UsageError(Exception):
+    """A bad option value: reported as one line, exit code 2."""
+
+
+def env_default(name: str, default: Any) -> Any:
+    return os.environ.get("AUTOCAPTION_" + name.upper().replace("-", "_"), default)
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """The options DESIGN.md lists for every command that runs the captioning graph."""
+    group = parser.add_argument_group("captioning")
+    group.add_argument(
+        "--model",
+        default=env_default("model", DEFAULT_MODEL),
+        help="faster-whisper model name (downloaded on first use) or a local CTranslate2 folder "
+        f"(default: {DEFAULT_MODEL})",
+    )
+    group.add_argument(
+        "--language",
+        default=env_default("language", "auto"),
+        help="spoken language code (en, de, ...) or 'auto' to detect by a vote over speech chunks",
+    )
+    group.add_argument(
+        "--translate-to",
+        default=env_default("translate_to", ""),
+        help="also make a translated track; Whisper translates into English only: 'en'",
+    )
+    group.add_argument(
+        "--formats",
+        default=env_default("formats", ",".join(FORMATS)),
+        help="comma-separated track formats: vtt,srt,json (default: all)",
+    )
+    group.add_argument("--beam-size", type=int, default=int(env_default("beam_size", 5)))
+    group.add_argument(
+        "--batch-size",
+        type=int,
+        default=int(env_default("batch_size", 8)),
+        help="speech chunks per inference batch, across videos (default: 8)",
+    )
+    group.add_argument("--device", default=env_default("device", "auto"), help="auto, cpu or cuda")
+    group.add_argument(
+        "--compute-type",
+        default=env_default("compute_type", "default"),
+        help="CTranslate2 compute type: default, int8, int8_float16, float16, float32",
+    )
+    group.add_argument(
+        "--cpu-threads",
+        type=int,
+        default=int(env_default("cpu_threads", 0)),
+        help="CTranslate2 threads per model (0: its default)",
+    )
+    group.add_argument(
+        "--max-duration",
+        type=float,
+        default=float(env_default("max_duration", 4 * 3600)),
+        help="longest accepted media in seconds; longer fails with media_too_long (default 4 h)",
+    )
+    group.add_argument(
+        "--max-chars-per-line", type=int, default=int(env_default("max_chars_per_line", 42))
+    )
+    group.add_argument("--max-lines", type=int, default=int(env_default("max_lines", 2)))
+    group.add_argument(
+        "--runner",
+        default=env_default("runner", "DirectRunner"),
+        help="Beam runner: DirectRunner (local, default), PortableRunner, FlinkRunner, ...",
+    )
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    caption: CaptionOptions
+    beam_args: tuple[str, ...]
+    runner: str
+
+
+def caption_options(args: argparse.Namespace, storage_url: str) -> CaptionOptions:
+    """Validated `CaptionOptions` from parsed arguments; raises UsageError."""
+    language = args.language.strip().lower()
+    if language in ("", "auto"):
+        default_language = None
+    elif language in _LANGUAGE_CODES:
+        default_language = language
+    else:
+        raise UsageError(f"--language: unknown language code {args.language!r}")
+    translate_to = tuple(t.strip().lower() for t in args.translate_to.split(",") if t.strip())
+    if any(t != "en" for t in translate_to):
+        raise UsageError("--translate-to: Whisper translates into English only; use 'en'")
+    formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
+    if not formats or any(f not in FORMATS for f in formats):
+        raise UsageError(f"--formats: choose from {','.join(FORMATS)}, got {args.formats!r}")
+    for name in ("beam_size", "batch_size", "max_chars_per_line", "max_lines"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.max_duration <= 0:
+        raise UsageError("--max-duration must be positive")
+    whisper = WhisperSettings(
+        model=args.model,
+        device=args.device,
+        compute_type=args.compute_type,
+        beam_size=args.beam_size,
+        batch_size=args.batch_size,
+        cpu_threads=args.cpu_threads,
+        label=getattr(args, "model_label", "") or "",
+    )
+    rules = CaptionRules(max_chars_per_line=args.max_chars_per_line, max_lines=args.max_lines)
+    return CaptionOptions(
+        storage_url=storage_url,
+        whisper=whisper,
+        rules=rules,
+        chunking=ChunkingOptions(),
+        formats=formats,
+        default_language=default_language,
+        translate_to=translate_to,
+        max_duration_s=args.max_duration,
+    )
+
+
+def make_pipeline(runner: str, beam_args: Sequence[str]) -> beam.Pipeline:
+    """A Beam pipeline on the named runner. The local runner is Beam's FnApiRunner, named
+    directly: `DirectRunner` in Beam 2.77 first tries to download Prism, with no timeout."""
+    options = PipelineOptions(list(beam_args))
+    if runner.lower() in LOCAL_RUNNERS:
+        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+        return beam.Pipeline(runner=FnApiRunner(), options=options)
+    return beam.Pipeline(runner=runner, options=options)

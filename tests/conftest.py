@@ -1,0 +1,36 @@
+"""Shared fixtures: the test Whisper models and test media, built once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.media import make_media
+from tests.fixtures.whisper_model import DEFAULT_SCRIPT, cached_whisper_model
+
+
+@pytest.fixture(scope="session")
+def scripted_model() -> Path:
+    """A micro multilingual model that decodes DEFAULT_SCRIPT in every window."""
+    return cached_whisper_model("micro")
+
+
+@pytest.fixture(scope="session")
+def script() -> tuple[str, ...]:
+    return DEFAULT_SCRIPT
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def media(media_dir: Path):  # type: ignore[no-untyped-def]
+    """`media(kind, **kwargs)` -> a test file of that kind, built once per session."""
+
+    def build(kind: str, **kwargs: object) -> Path:
+        return make_media(kind, media_dir, **kwargs)  # type: ignore[arg-type]
+
+    return build

@@ -1,0 +1,165 @@
+"""`autocaption caption` end to end, as a user runs it: the real CLI in a subprocess, real
+ffmpeg, real faster-whisper on a scripted model, the local Beam runner, a local folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import webvtt
+
+from tests.caption_rules import check_vtt_text
+
+GOOD = {  # video_id -> (kind, options for make_media)
+    "talk": ("mp4", {"name": "talk.mp4"}),
+    "lecture": ("webm", {"name": "lecture.webm", "clip": "speech_b"}),
+    "vorbis": ("mkv", {"name": "vorbis.mkv"}),
+    "interview": ("mov", {"name": "interview.mov"}),
+    "podcast": ("mp3", {"name": "podcast.mp3", "clip": "speech_b"}),
+    "voice": ("wav", {"name": "voice.wav"}),
+    "two_tracks": ("two_audio_mp4", {"name": "two_tracks.mp4"}),
+    "late_start": ("mp4", {"name": "late_start.mp4", "intro_silence_s": 25.0}),
+    "silence": ("silence_mp4", {"name": "silence.mp4"}),
+}
+NON_ASCII_NAME = "Grüße aus Köln.mp4"
+BROKEN = {  # file name -> (kind, expected error code)
+    "empty.mp4": ("empty", "unsupported_media"),
+    "truncated.mp4": ("truncated_mp4", "unsupported_media"),
+    "no_audio.mp4": ("no_audio_mp4", "no_audio_stream"),
+    "notes.mp4": ("text_mp4", "unsupported_media"),
+    "noise.mkv": ("random_bytes", "unsupported_media"),
+}
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def run(media, scripted_model: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One CLI run over 10 good media of 8 kinds and 5 broken files."""
+    good = [media(kind, **opts) for kind, opts in GOOD.values()]
+    good.append(media("mp4", name=NON_ASCII_NAME))
+    broken = [media(kind, name=name) for name, (kind, _) in BROKEN.items()]
+    out = tmp_path_factory.mktemp("captions")
+    result = run_cli(
+        "caption",
+        *map(str, good + broken),
+        "--out",
+        str(out),
+        "--model",
+        str(scripted_model),
+        "--batch-size",
+        "4",
+    )
+    return result, out
+
+
+def _manifest(out: Path, video_id: str) -> dict:  # type: ignore[type-arg]
+    return json.loads((out / video_id / "manifest.json").read_text())
+
+
+def test_exit_code_is_non_zero_and_there_is_no_traceback(run) -> None:  # type: ignore[no-untyped-def]
+    result, _ = run
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stdout
+
+
+def test_each_broken_input_is_one_error_line_with_its_code(run) -> None:  # type: ignore[no-untyped-def]
+    result, out = run
+    lines = [line for line in result.stderr.splitlines() if line.startswith("ERROR ")]
+    assert len(lines) == len(BROKEN), result.stderr
+    for name, (_, code) in BROKEN.items():
+        (line,) = [line for line in lines if f"{name}: " in line]
+        assert f": {code}: " in line
+        manifest = _manifest(out, Path(name).stem)
+        assert manifest["status"] == "failed"
+        assert manifest["error"]["code"] == code
+        assert manifest["tracks"] == []
+
+
+def test_every_good_input_is_ready_with_tracks_that_keep_the_rules(run, script) -> None:  # type: ignore[no-untyped-def]
+    _, out = run
+    ids = [*GOOD, *(p.name for p in out.iterdir() if p.name.startswith("Gr"))]
+    assert len(ids) == len(GOOD) + 1
+    for video_id in ids:
+        manifest = _manifest(out, video_id)
+        assert manifest["status"] == "ready", (video_id, manifest)
+        assert manifest["language"] == "en"
+        assert {t["format"] for t in manifest["tracks"]} == {"vtt", "srt", "json"}
+        vtt = (out / video_id / "en.vtt").read_text()
+        srt = (out / video_id / "en.srt").read_text()
+        words = [w for c in webvtt.from_string(vtt) for w in c.text.split()]
+        if video_id == "silence":
+            assert words == [] and manifest["cues"] == 0
+            continue
+        repeats = max(1, len(words) // len(script))
+        assert check_vtt_text(vtt, list(script) * repeats) == [], video_id
+        assert manifest["cues"] == len(webvtt.from_string(vtt).captions) > 0
+        assert srt.count(" --> ") == manifest["cues"]
+        transcript = json.loads((out / video_id / "transcript.json").read_text())
+        assert [w["text"] for s in transcript["segments"] for w in s["words"]] == words
+
+
+def test_speech_after_a_silent_intro_gets_no_cue_in_the_intro(run) -> None:  # type: ignore[no-untyped-def]
+    _, out = run
+    captions = webvtt.read(str(out / "late_start" / "en.vtt")).captions
+    assert captions
+    assert captions[0].start_in_seconds >= 24.0  # 25 s intro, less the VAD's speech padding
+
+
+def test_the_default_audio_stream_is_the_one_captioned(run) -> None:  # type: ignore[no-untyped-def]
+    _, out = run
+    manifest = _manifest(out, "two_tracks")
+    assert manifest["status"] == "ready" and manifest["cues"] > 0
+
+
+def test_manifest_is_written_last(run) -> None:  # type: ignore[no-untyped-def]
+    _, out = run
+    for video_id in GOOD:
+        folder = out / video_id
+        manifest_time = (folder / "manifest.json").stat().st_mtime_ns
+        assert all(p.stat().st_mtime_ns <= manifest_time for p in folder.iterdir())
+
+
+def test_missing_file_and_bad_options(tmp_path: Path, scripted_model: Path) -> None:
+    missing = run_cli(
+        "caption",
+        str(tmp_path / "nope.mp4"),
+        "--out",
+        str(tmp_path / "o"),
+        "--model",
+        str(scripted_model),
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip().endswith(
+        "source_not_found: " + missing.stderr.split("source_not_found: ", 1)[1].strip()
+    )
+    assert "Traceback" not in missing.stderr
+    bad = run_cli(
+        "caption",
+        "x.mp4",
+        "--out",
+        str(tmp_path),
+        "--language",
+        "klingon",
+        "--model",
+        str(scripted_model),
+    )
+    assert bad.returncode == 2 and "--language" in bad.stderr
+    no_model = run_cli("caption", "x.mp4", "--out", str(tmp_path), "--model", str(tmp_path))
+    assert no_model.returncode == 2 and "model.bin" in no_model.stderr

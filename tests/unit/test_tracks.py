@@ -1,0 +1,162 @@
+"""Track formats: WebVTT and SubRip text exactly as players expect, transcript JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import webvtt
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.transcript import Segment, Transcript, Word
+from tests.caption_rules import check_vtt_text, shown_texts
+from tests.unit.test_cues import PROPERTY, caption_rules, spoken, spoken_words
+from transforms.cues import CaptionRules, Cue, layout_cues
+from transforms.tracks import (
+    CONTENT_TYPES,
+    TRACK_WRITERS,
+    srt_timestamp,
+    vtt_timestamp,
+    write_srt,
+    write_transcript_json,
+    write_vtt,
+)
+
+TWO_CUES = [
+    Cue(1.5, 3.25, ("Hello there,", "how are you?"), ()),
+    Cue(3.3333, 5.0, ("Fine.",), ()),
+]
+
+
+def read_vtt(text: str) -> webvtt.WebVTT:
+    return webvtt.from_buffer(io.StringIO(text))
+
+
+def test_vtt_is_exactly_header_then_blocks() -> None:
+    assert write_vtt(TWO_CUES, "en") == (
+        "WEBVTT\n"
+        "Language: en\n"
+        "\n"
+        "00:00:01.500 --> 00:00:03.250\n"
+        "Hello there,\n"
+        "how are you?\n"
+        "\n"
+        "00:00:03.333 --> 00:00:05.000\n"
+        "Fine.\n"
+    )
+
+
+def test_vtt_without_language_has_no_language_line() -> None:
+    assert write_vtt(TWO_CUES).startswith("WEBVTT\n\n00:00:01.500")
+    assert write_vtt([]) == "WEBVTT\n"
+
+
+def test_webvtt_reads_back_texts_times_and_language() -> None:
+    track = read_vtt(write_vtt(TWO_CUES, "de"))
+    assert track.metadata == ["Language: de"]
+    assert [c.text for c in track.captions] == ["Hello there,\nhow are you?", "Fine."]
+    assert [
+        (c.start_time.in_milliseconds(), c.end_time.in_milliseconds()) for c in track.captions
+    ] == [
+        (1500, 3250),
+        (3333, 5000),
+    ]
+
+
+def test_vtt_escapes_ampersand_and_angle_brackets() -> None:
+    cues = [Cue(0.0, 1.0, ("R&D <b>bold</b> -->",), ())]
+    text = write_vtt(cues)
+    assert "R&amp;D &lt;b&gt;bold&lt;/b&gt; --&gt;" in text
+    (caption,) = read_vtt(text).captions
+    assert caption.raw_text == "R&amp;D &lt;b&gt;bold&lt;/b&gt; --&gt;"
+
+
+def test_srt_numbers_cues_from_one_with_comma_milliseconds() -> None:
+    assert write_srt(TWO_CUES) == (
+        "1\n"
+        "00:00:01,500 --> 00:00:03,250\n"
+        "Hello there,\n"
+        "how are you?\n"
+        "\n"
+        "2\n"
+        "00:00:03,333 --> 00:00:05,000\n"
+        "Fine.\n"
+        "\n"
+    )
+
+
+def test_hours_have_at_least_two_digits_and_may_exceed_99() -> None:
+    assert vtt_timestamp(0) == "00:00:00.000"
+    assert vtt_timestamp(3 * 3600 + 25 * 60 + 7.089) == "03:25:07.089"
+    assert srt_timestamp(123 * 3600 + 59.9999) == "123:00:59,999"
+
+
+def test_timestamps_are_cut_to_the_millisecond_never_rounded_up() -> None:
+    assert vtt_timestamp(1.0009) == "00:00:01.000"
+    assert vtt_timestamp(1.001) == "00:00:01.001"  # 1.001 is stored as 1.00099999...
+    assert vtt_timestamp(59.9999) == "00:00:59.999"
+    assert vtt_timestamp(-0.2) == "00:00:00.000"
+
+
+def test_cues_without_text_and_blank_lines_are_not_written() -> None:
+    cues = [Cue(0.0, 1.0, ("", "  "), ()), Cue(2.0, 3.0, ("one", "", "two"), ())]
+    assert write_srt(cues) == "1\n00:00:02,000 --> 00:00:03,000\none\ntwo\n\n"
+
+
+def test_transcript_json_is_utf8_and_keeps_missing_times_as_null() -> None:
+    words = (Word("Grüße", 0.0, 0.4), Word("2014.", math.nan, math.nan))
+    transcript = Transcript("v1", "de", 1.0, (Segment(0.0, 1.0, "Grüße 2014.", words, "de"),))
+    text = write_transcript_json(transcript)
+    assert "Grüße" in text
+    data = json.loads(text)
+    assert data["segments"][0]["words"][1]["start"] is None
+    assert data["video_id"] == "v1"
+
+
+def test_every_format_has_a_writer_and_a_content_type() -> None:
+    transcript = Transcript("v1", "en", 5.0)
+    assert set(TRACK_WRITERS) == set(CONTENT_TYPES) == {"vtt", "srt", "json"}
+    assert CONTENT_TYPES["vtt"] == "text/vtt; charset=utf-8"
+    assert TRACK_WRITERS["vtt"](TWO_CUES, transcript).startswith("WEBVTT\nLanguage: en\n")
+    assert TRACK_WRITERS["srt"](TWO_CUES, transcript).startswith("1\n00:00:01,500")
+    assert json.loads(TRACK_WRITERS["json"](TWO_CUES, transcript))["language"] == "en"
+
+
+# --- the written track, read back, still keeps every caption rule ------------------------------
+
+
+@PROPERTY
+@given(spoken_words(), caption_rules)
+def test_written_vtt_keeps_the_caption_rules(words: list[Word], rules: CaptionRules) -> None:
+    cues = layout_cues(words, rules)
+    text = write_vtt(cues, "en")
+    assert check_vtt_text(text, shown_texts(words), rules) == []
+    track = read_vtt(text)
+    assert [c.start_time.in_milliseconds() for c in track.captions] == [
+        math.floor(cue.start * 1000 + 1e-6) for cue in cues
+    ]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from(["R&D", "<tag>", "a-->b", "&amp;", "ok"]), min_size=1, max_size=20))
+def test_escaped_words_read_back_as_written(texts: list[str]) -> None:
+    words = spoken(" ".join(texts))
+    assert check_vtt_text(write_vtt(layout_cues(words)), texts, CaptionRules()) == []
+
+
+def test_vtt_checker_reports_each_broken_rule() -> None:
+    too_long = "x " * 30
+    text = (
+        "WEBVTT\n\n"
+        f"00:00:00.000 --> 00:00:00.500\n{too_long}\n\n"  # short, wide line
+        "00:00:00.400 --> 00:00:08.000\none\ntwo\nthree\n\n"  # overlaps, too long, three lines
+        "00:00:08.010 --> 00:00:09.000\nfour\n"  # gap under two frames
+    )
+    problems = check_vtt_text(text, ["x"] * 30 + ["one", "two", "3", "four"], CaptionRules())
+    joined = "\n".join(problems)
+    for expected in ("lasts 0.500", "line of 60", "overlaps", "lasts 7.600", "3 lines", "gap of"):
+        assert expected in joined
+    assert "words differ" in joined
+    assert check_vtt_text("not a track", None) == ["not WebVTT: Invalid format"]

@@ -1,0 +1,357 @@
+"""`CaptionVideos`: the one composite every pipeline uses, upload request -> caption result.
+
+    requests -> DecodeAndChunk -> RunInference(Whisper) -> AssembleVideo -> WriteTracks -> results
+
+Each DoFn is a thin shell around the pure step it names. A bad video becomes a `Failure` that
+travels the same path and ends as a `failed` manifest; nothing here raises for bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import apache_beam as beam
+from apache_beam.coders import PickleCoder
+from apache_beam.metrics import Metrics
+from apache_beam.ml.inference.base import RunInference
+from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec
+
+from connectors import media
+from connectors.storage import (
+    CAPTIONS_ROOT,
+    ObjectStore,
+    caption_key,
+    manifest_key,
+    open_store,
+    resolve_source,
+)
+from schemas.errors import ErrorCode, Failure, failure_from_exception
+from schemas.events import TrackRef, UploadRequest
+from schemas.manifest import Manifest
+from schemas.transcript import Transcript
+from transforms.chunks import ChunkingOptions, speech_chunks
+from transforms.cues import CaptionRules, layout_cues
+from transforms.tracks import CONTENT_TYPES, write_srt, write_transcript_json, write_vtt
+from transforms.transcript import assemble_transcript
+from transforms.whisper import (
+    Chunk,
+    ChunkTranscript,
+    WhisperModelHandler,
+    WhisperSettings,
+)
+
+log = logging.getLogger(__name__)
+SUMMARY = "summary"
+
+# Progress listener for the CLI: called in-process with (event, video_id, detail). Workers in
+# other processes have none, so reporting never affects results.
+progress_listener: Callable[[str, str, dict[str, Any]], None] | None = None
+
+
+def _progress(event: str, video_id: str, **detail: Any) -> None:
+    if progress_listener is not None:
+        progress_listener(event, video_id, detail)
+
+
+@dataclass(frozen=True)
+class CaptionOptions:
+    """Everything `CaptionVideos` needs besides the input; picklable."""
+
+    storage_url: str
+    whisper: WhisperSettings = field(default_factory=WhisperSettings)
+    rules: CaptionRules = field(default_factory=CaptionRules)
+    chunking: ChunkingOptions = field(default_factory=ChunkingOptions)
+    formats: tuple[str, ...] = ("vtt", "srt", "json")
+    default_language: str | None = None  # None: detect
+    translate_to: tuple[str, ...] = ()
+    max_duration_s: float | None = 4 * 3600.0
+    file_root: str | None = None  # file:// sources must lie under it when set
+    captions_root: str = CAPTIONS_ROOT  # "": outputs directly under the storage URL (the CLI)
+
+
+@dataclass(frozen=True)
+class VideoAudio:
+    """What decoding learned about one video: how many chunk results to wait for."""
+
+    request: UploadRequest
+    duration_s: float
+    chunks: int
+    tasks: tuple[str, ...]
+    failure: Failure | None = None
+    started: float = 0.0
+
+
+@dataclass(frozen=True)
+class ChunkFailed:
+    video_id: str
+    index: int
+    task: str
+    message: str
+
+
+@dataclass(frozen=True)
+class VideoTranscripts:
+    request: UploadRequest
+    duration_s: float
+    transcripts: tuple[Transcript, ...]  # one per task, transcription first
+    started: float = 0.0
+
+
+@dataclass(frozen=True)
+class CaptionResult:
+    """One video's outcome, as written to its manifest."""
+
+    video_id: str
+    source: str
+    status: str  # "ready" | "failed"
+    manifest_uri: str
+    language: str | None = None
+    duration_s: float = 0.0
+    cues: int = 0
+    tracks: tuple[TrackRef, ...] = ()
+    failure: Failure | None = None
+    processing_s: float = 0.0
+    request: UploadRequest | None = None
+
+
+def tasks_for(request: UploadRequest, options: CaptionOptions) -> tuple[str, ...]:
+    """Transcribe always; add Whisper's translate task when English is asked for and the
+    speech is not already English."""
+    wanted = request.translate_to or options.translate_to
+    language = request.language or options.default_language
+    if "en" in wanted and language != "en":
+        return ("transcribe", "translate")
+    return ("transcribe",)
+
+
+class DecodeAndChunk(beam.DoFn):
+    """Probe, stream-decode and cut one video into speech chunks (main output), then emit its
+    `VideoAudio` summary (tagged) so the assembler knows how many results to expect."""
+
+    def __init__(self, options: CaptionOptions) -> None:
+        self.options = options
+        self.chunk_counter = Metrics.counter("autocaption", "speech_chunks")
+        self.audio_seconds = Metrics.counter("autocaption", "audio_seconds")
+
+    def process(self, request: UploadRequest) -> Iterator[Any]:
+        started = time.time()
+        tasks = tasks_for(request, self.options)
+        language = request.language or self.options.default_language
+        count = 0
+        try:
+            root = Path(self.options.file_root) if self.options.file_root else None
+            path = resolve_source(request.source, file_root=root)
+            info = media.probe(path, max_duration_s=self.options.max_duration_s)
+            _progress("decoding", request.video_id, duration_s=info.duration_s)
+            samples = 0
+
+            def counted() -> Iterator[Any]:
+                nonlocal samples
+                for block in media.decode_pcm(path, info):
+                    samples += len(block)
+                    yield block
+
+            for audio in speech_chunks(counted(), self.options.chunking):
+                for task in tasks:
+                    yield Chunk(request.video_id, count, task, language, audio)
+                count += 1
+                self.chunk_counter.inc()
+                _progress("chunk", request.video_id, index=count)
+            duration = samples / media.SAMPLE_RATE
+            self.audio_seconds.inc(int(duration))
+            summary = VideoAudio(request, duration, count, tasks, started=started)
+        except Exception as exc:  # every per-video problem becomes a value
+            failure = failure_from_exception(exc, request.video_id, request.source)
+            summary = VideoAudio(request, 0.0, count, tasks, failure, started)
+        yield beam.pvalue.TaggedOutput(SUMMARY, (request.video_id, summary))
+
+
+class AssembleVideo(beam.DoFn):
+    """Fan-in, keyed by video id: waits for the summary and every chunk result, then emits
+    `VideoTranscripts` or a `Failure`. State makes it correct on streaming runners too."""
+
+    PARTS = BagStateSpec("parts", PickleCoder())
+    DONE = ReadModifyWriteStateSpec("done", PickleCoder())
+
+    def __init__(self, options: CaptionOptions) -> None:
+        self.options = options
+
+    def process(
+        self,
+        element: tuple[str, Any],
+        parts: Any = beam.DoFn.StateParam(PARTS),
+        done: Any = beam.DoFn.StateParam(DONE),
+    ) -> Iterator[Any]:
+        _, part = element
+        if done.read():
+            return
+        parts.add(part)
+        collected = list(parts.read())
+        summaries = [p for p in collected if isinstance(p, VideoAudio)]
+        if not summaries:
+            return
+        summary = summaries[0]
+        results = [p for p in collected if not isinstance(p, VideoAudio)]
+        if summary.failure is None and len(results) < summary.chunks * len(summary.tasks):
+            return
+        done.write(True)
+        parts.clear()
+        yield self._finish(summary, results)
+
+    def _finish(self, summary: VideoAudio, results: list[Any]) -> Any:
+        request = summary.request
+        if summary.failure is not None:
+            return summary.failure
+        broken = [r for r in results if isinstance(r, ChunkFailed)]
+        if broken:
+            return Failure(
+                request.video_id,
+                ErrorCode.INTERNAL,
+                f"inference failed on chunk {broken[0].index}: {broken[0].message}",
+                request.source,
+            )
+        language = request.language or self.options.default_language
+        transcripts = []
+        for task in summary.tasks:
+            chunks = [r for r in results if isinstance(r, ChunkTranscript) and r.task == task]
+            transcripts.append(
+                assemble_transcript(
+                    request.video_id,
+                    summary.duration_s,
+                    chunks,
+                    task=task,
+                    language=language,
+                    model=self.options.whisper.model_label,
+                )
+            )
+        if len(transcripts) == 2 and transcripts[0].language == "en":
+            transcripts = transcripts[:1]  # already English: the translation adds nothing
+        return VideoTranscripts(request, summary.duration_s, tuple(transcripts), summary.started)
+
+
+class WriteTracks(beam.DoFn):
+    """Lay out cues, write the tracks and `transcript.json`, then the manifest (last)."""
+
+    def __init__(self, options: CaptionOptions) -> None:
+        self.options = options
+        self.ready = Metrics.counter("autocaption", "videos_ready")
+        self.failed = Metrics.counter("autocaption", "videos_failed")
+
+    def setup(self) -> None:
+        self.store = open_store(self.options.storage_url)
+
+    def process(self, element: Any) -> Iterator[CaptionResult]:
+        result = write_video(element, self.store, self.options)
+        (self.ready if result.status == "ready" else self.failed).inc()
+        _progress(result.status, result.video_id, result=result)
+        yield result
+
+
+def write_video(
+    element: VideoTranscripts | Failure, store: ObjectStore, options: CaptionOptions
+) -> CaptionResult:
+    """`VideoTranscripts` or `Failure` in; tracks, `transcript.json`, then the manifest (last)
+    written to storage; the `CaptionResult` out. Keys are deterministic: a replay overwrites."""
+    model = options.whisper.model_label
+    root = options.captions_root
+    if not isinstance(element, VideoTranscripts):
+        failure: Failure = element
+        manifest = Manifest.failed(failure, model=model)
+        uri = store.put_bytes(
+            manifest_key(failure.video_id or "", root),
+            manifest.to_json().encode(),
+            "application/json",
+        )
+        return CaptionResult(
+            video_id=failure.video_id or "",
+            source=failure.source or "",
+            status="failed",
+            manifest_uri=uri,
+            failure=failure,
+        )
+    request = element.request
+    tracks: list[TrackRef] = []
+    cue_count = 0
+    for transcript in element.transcripts:
+        cues = layout_cues(transcript.words, options.rules)
+        kind: Literal["captions", "subtitles"] = (
+            "captions" if transcript.task == "transcribe" else "subtitles"
+        )
+        if transcript.task == "transcribe":
+            cue_count = len(cues)
+        formats: tuple[Literal["vtt", "srt"], ...] = ("vtt", "srt")
+        for fmt in formats:
+            if fmt not in options.formats:
+                continue
+            body = write_vtt(cues, transcript.language) if fmt == "vtt" else write_srt(cues)
+            key = caption_key(request.video_id, f"{transcript.language}.{fmt}", root)
+            uri = store.put_bytes(key, body.encode("utf-8"), CONTENT_TYPES[fmt])
+            tracks.append(TrackRef(transcript.language, kind, fmt, uri, key))
+    main = element.transcripts[0]
+    if "json" in options.formats:
+        key = caption_key(request.video_id, "transcript.json", root)
+        uri = store.put_bytes(
+            key, write_transcript_json(main).encode("utf-8"), CONTENT_TYPES["json"]
+        )
+        tracks.append(TrackRef(main.language, "captions", "json", uri, key))
+    manifest = Manifest.ready(
+        request.video_id,
+        request.source,
+        duration_s=element.duration_s,
+        language=main.language,
+        tracks=tuple(tracks),
+        model=model,
+        cues=cue_count,
+    )
+    uri = store.put_bytes(
+        manifest_key(request.video_id, root), manifest.to_json().encode("utf-8"), "application/json"
+    )
+    return CaptionResult(
+        video_id=request.video_id,
+        source=request.source,
+        status="ready",
+        manifest_uri=uri,
+        language=main.language,
+        duration_s=element.duration_s,
+        cues=cue_count,
+        tracks=tuple(tracks),
+        processing_s=time.time() - element.started,
+        request=request,
+    )
+
+
+def _chunk_failures(failed: tuple[Any, Exception]) -> Iterator[tuple[str, ChunkFailed]]:
+    batch, exc = failed
+    for chunk in batch:
+        yield chunk.video_id, ChunkFailed(chunk.video_id, chunk.index, chunk.task, repr(exc))
+
+
+class CaptionVideos(beam.PTransform):
+    """PCollection[UploadRequest] -> PCollection[CaptionResult] (one per request)."""
+
+    def __init__(self, options: CaptionOptions) -> None:
+        super().__init__()
+        self.options = options
+
+    def expand(self, requests: beam.PCollection) -> beam.PCollection:
+        decoded = requests | "DecodeAndChunk" >> beam.ParDo(
+            DecodeAndChunk(self.options)
+        ).with_outputs(SUMMARY, main="chunks")
+        transcribed, dead = (
+            decoded.chunks
+            | "Transcribe"
+            >> RunInference(WhisperModelHandler(self.options.whisper)).with_exception_handling()
+        )
+        keyed = transcribed | "KeyTranscripts" >> beam.Map(lambda t: (t.video_id, t))
+        failed = dead.failed_inferences | "KeyFailures" >> beam.FlatMap(_chunk_failures)
+        return (
+            (decoded[SUMMARY], keyed, failed)
+            | "Parts" >> beam.Flatten()
+            | "AssembleVideo" >> beam.ParDo(AssembleVideo(self.options))
+            | "WriteTracks" >> beam.ParDo(WriteTracks(self.options))
+        )

@@ -1,0 +1,127 @@
+"""Caption track formats: cues to WebVTT and SubRip text, a transcript to JSON. Pure, no Beam.
+
+Times are cut down to whole milliseconds, the same way for every time, so a cut never makes a
+cue end before it starts or overlap the next one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from schemas.transcript import Transcript
+from transforms.cues import Cue
+
+CONTENT_TYPES: dict[str, str] = {
+    "vtt": "text/vtt; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "json": "application/json",
+}
+
+# A writer turns the cues and the transcript of one video into the text of one track.
+TrackWriter = Callable[[Sequence[Cue], Transcript], str]
+
+
+def write_vtt(cues: Sequence[Cue], language: str | None = None) -> str:
+    """A WebVTT file: the header (with a `Language:` line if given), then one block per cue.
+
+    `&`, `<` and `>` in the text are escaped, so words like "R&D" or "-->" cannot break the file.
+    """
+    language = " ".join((language or "").split())  # one line, whatever the caller passed
+    header = "WEBVTT\n" + (f"Language: {language}\n" if language else "")
+    blocks = [
+        f"{vtt_timestamp(cue.start)} --> {vtt_timestamp(cue.end)}\n"
+        + "\n".join(map(_escape, lines))
+        for cue, lines in _shown(cues)
+    ]
+    return "\n".join([header, *(block + "\n" for block in blocks)])
+
+
+def write_srt(cues: Sequence[Cue]) -> str:
+    """A SubRip file: cues numbered from 1, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, a blank line after."""
+    return "".join(
+        f"{number}\n{srt_timestamp(cue.start)} --> {srt_timestamp(cue.end)}\n"
+        + "".join(line + "\n" for line in lines)
+        + "\n"
+        for number, (cue, lines) in enumerate(_shown(cues), start=1)
+    )
+
+
+def write_transcript_json(transcript: Transcript) -> str:
+    """`transcript.json`: the transcript's dict as UTF-8 JSON text, one line.
+
+    A time the model never gave (NaN, infinity) is written as null, so the file stays valid JSON.
+    """
+    return json.dumps(_finite_or_null(transcript.to_dict()), ensure_ascii=False, allow_nan=False)
+
+
+def _write_vtt_track(cues: Sequence[Cue], transcript: Transcript) -> str:
+    return write_vtt(cues, transcript.language or None)
+
+
+def _write_srt_track(cues: Sequence[Cue], transcript: Transcript) -> str:
+    return write_srt(cues)
+
+
+def _write_json_track(cues: Sequence[Cue], transcript: Transcript) -> str:
+    return write_transcript_json(transcript)
+
+
+# Format name (also the file extension) -> its writer; the content type is in CONTENT_TYPES.
+TRACK_WRITERS: dict[str, TrackWriter] = {
+    "vtt": _write_vtt_track,
+    "srt": _write_srt_track,
+    "json": _write_json_track,
+}
+
+
+def vtt_timestamp(seconds: float) -> str:
+    """`HH:MM:SS.mmm`; hours take as many digits as they need (at least two)."""
+    return _timestamp(seconds, ".")
+
+
+def srt_timestamp(seconds: float) -> str:
+    """`HH:MM:SS,mmm`; hours take as many digits as they need (at least two)."""
+    return _timestamp(seconds, ",")
+
+
+def _timestamp(seconds: float, separator: str) -> str:
+    if not math.isfinite(seconds):
+        raise ValueError(f"a cue time must be finite, got {seconds}")
+    # cut down, not round: a monotone cut keeps start <= end and the order of cues;
+    # the nanosecond nudge keeps 1.001 (stored as 1.000999...) at 1001 ms
+    ms = max(0, math.floor(seconds * 1000 + 1e-6))
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
+
+
+def _shown(cues: Sequence[Cue]) -> list[tuple[Cue, list[str]]]:
+    """Each cue with its non-empty lines, whitespace made single spaces; cues without text go.
+
+    An empty line would end a cue block in both formats, so none is ever written.
+    """
+    shown = []
+    for cue in cues:
+        lines = [" ".join(line.split()) for line in cue.lines]
+        lines = [line for line in lines if line]
+        if lines:
+            shown.append((cue, lines))
+    return shown
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _finite_or_null(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(item) for item in value]
+    return value

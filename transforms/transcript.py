@@ -1,0 +1,126 @@
+"""Transcript assembly: chunk results of one video -> one `Transcript`.
+
+Three jobs, all pure: drop what the model invented (hallucination guards), settle the video's
+language by a vote over its speech chunks, and put the segments in time order.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from schemas.transcript import Segment, Transcript, Word
+from transforms.whisper import ChunkTranscript
+
+# Whisper's own thresholds (openai/whisper transcribe.py), applied per chunk / segment.
+NO_SPEECH_THRESHOLD = 0.6
+LOGPROB_THRESHOLD = -1.0
+COMPRESSION_RATIO_THRESHOLD = 2.4
+MAX_REPEATS = 2  # an n-gram said more than twice in a row is a decoding loop
+MAX_LOOP_NGRAM = 6
+
+
+@dataclass(frozen=True)
+class Guards:
+    no_speech_threshold: float = NO_SPEECH_THRESHOLD
+    logprob_threshold: float = LOGPROB_THRESHOLD
+    compression_ratio_threshold: float = COMPRESSION_RATIO_THRESHOLD
+    max_repeats: int = MAX_REPEATS
+
+
+def compression_ratio(text: str) -> float:
+    """How repetitive a text is: its length over its zlib-compressed length."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def is_silence(chunk: ChunkTranscript, guards: Guards = Guards()) -> bool:
+    """Whisper's rule: probably no speech, and not confident about the text either."""
+    return (
+        chunk.no_speech_prob > guards.no_speech_threshold
+        and chunk.avg_logprob < guards.logprob_threshold
+    )
+
+
+def collapse_loops(words: Sequence[Word], max_repeats: int = MAX_REPEATS) -> list[Word]:
+    """Remove repetition loops: an n-gram (n <= 6) repeated more than `max_repeats` times in a
+    row keeps only its first `max_repeats` occurrences."""
+    out = list(words)
+    for n in range(1, MAX_LOOP_NGRAM + 1):
+        i = 0
+        while i + n <= len(out):
+            gram = [w.text.lower() for w in out[i : i + n]]
+            repeats = 1
+            j = i + n
+            while j + n <= len(out) and [w.text.lower() for w in out[j : j + n]] == gram:
+                repeats += 1
+                j += n
+            if repeats > max_repeats:
+                del out[i + n * max_repeats : j]
+            i += 1
+    return out
+
+
+def guard_segments(chunk: ChunkTranscript, guards: Guards = Guards()) -> list[Segment]:
+    """The chunk's segments without invented text (see module docstring)."""
+    if is_silence(chunk, guards):
+        return []
+    kept = []
+    for segment in chunk.segments:
+        if compression_ratio(segment.text) > guards.compression_ratio_threshold:
+            words = collapse_loops(segment.words, guards.max_repeats)
+            if not words or compression_ratio(" ".join(w.text for w in words)) > (
+                guards.compression_ratio_threshold
+            ):
+                continue
+            segment = replace(segment, words=tuple(words), text=" ".join(w.text for w in words))
+        elif len(segment.words) > guards.max_repeats:
+            words = collapse_loops(segment.words, guards.max_repeats)
+            if len(words) != len(segment.words):
+                segment = replace(segment, words=tuple(words), text=" ".join(w.text for w in words))
+        kept.append(segment)
+    return kept
+
+
+def vote_language(chunks: Sequence[ChunkTranscript], guards: Guards = Guards()) -> str:
+    """The video's language: detections weighted by speech seconds and confidence, over chunks
+    that hold speech, so a silent or musical intro cannot decide it alone."""
+    votes: dict[str, float] = defaultdict(float)
+    for chunk in chunks:
+        if is_silence(chunk, guards) or not chunk.segments:
+            continue
+        votes[chunk.language] += chunk.speech_s * chunk.language_probability
+    if not votes:  # nothing but silence: fall back to the plain majority
+        for chunk in chunks:
+            votes[chunk.language] += chunk.speech_s
+    return max(sorted(votes), key=votes.__getitem__) if votes else "en"
+
+
+def assemble_transcript(
+    video_id: str,
+    duration_s: float,
+    chunks: Sequence[ChunkTranscript],
+    *,
+    task: str = "transcribe",
+    language: str | None = None,
+    model: str = "",
+    guards: Guards = Guards(),
+) -> Transcript:
+    """All chunks of one task of one video -> its transcript, segments in time order.
+
+    `language`: the requested one; None settles it by vote (translations are always "en").
+    """
+    ordered = sorted(chunks, key=lambda c: c.index)
+    settled = "en" if task == "translate" else language or vote_language(ordered, guards)
+    segments = [replace(s, language=c.language) for c in ordered for s in guard_segments(c, guards)]
+    segments.sort(key=lambda s: (s.start, s.end))
+    return Transcript(
+        video_id=video_id,
+        language=settled,
+        duration_s=duration_s,
+        segments=tuple(segments),
+        task=task,
+        model=model,
+    )
