@@ -351,7 +351,8 @@ class CaptionVideos(beam.PTransform):
         failed = dead.failed_inferences | "KeyFailures" >> beam.FlatMap(_chunk_failures)
         return (
             (decoded[SUMMARY], keyed, failed)
-            | "Parts" >> beam.Flatten()
+            # typed so the state key (video id) gets a deterministic coder
+            | "Parts" >> beam.Flatten().with_output_types(tuple[str, Any])
             | "AssembleVideo" >> beam.ParDo(AssembleVideo(self.options))
             | "WriteTracks" >> beam.ParDo(WriteTracks(self.options))
         )

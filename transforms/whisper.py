@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import resource
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 
 import ctranslate2
 import numpy as np
+from apache_beam.ml.inference import base as inference_base
 from apache_beam.ml.inference.base import ModelHandler
 from faster_whisper import WhisperModel
 from faster_whisper.audio import pad_or_trim
@@ -27,7 +29,12 @@ from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 from schemas.transcript import Segment, Word
 from transforms.chunks import ChunkAudio
 
+if inference_base.resource is None:
+    # Beam 2.77 drops `resource` when torch is missing and then warns on every batch.
+    inference_base.resource = resource
+
 # faster-whisper's defaults: punctuation glued to the word before or after it.
+
 PREPEND_PUNCTUATIONS = "\"'“¿([{-"
 APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"  # noqa: RUF001 (Whisper's CJK punctuation)
 

@@ -163,3 +163,52 @@ def test_missing_file_and_bad_options(tmp_path: Path, scripted_model: Path) -> N
     assert bad.returncode == 2 and "--language" in bad.stderr
     no_model = run_cli("caption", "x.mp4", "--out", str(tmp_path), "--model", str(tmp_path))
     assert no_model.returncode == 2 and "model.bin" in no_model.stderr
+
+
+def test_translate_to_english_adds_a_subtitle_track(
+    media, scripted_model: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    talk = media("mp4", name="vortrag.mp4")
+    result = run_cli(
+        "caption",
+        str(talk),
+        "--out",
+        str(tmp_path),
+        "--model",
+        str(scripted_model),
+        "--language",
+        "de",
+        "--translate-to",
+        "en",
+        "--formats",
+        "vtt,json",
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = _manifest(tmp_path, "vortrag")
+    tracks = {(t["language"], t["kind"], t["format"]) for t in manifest["tracks"]}
+    assert tracks == {
+        ("de", "captions", "vtt"),
+        ("en", "subtitles", "vtt"),
+        ("de", "captions", "json"),
+    }
+    assert manifest["language"] == "de"
+    assert not (tmp_path / "vortrag" / "de.srt").exists()
+    assert check_vtt_text((tmp_path / "vortrag" / "en.vtt").read_text(), None) == []
+
+
+def test_english_speech_needs_no_translation(media, scripted_model: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    talk = media("mp4", name="talk.mp4")
+    result = run_cli(
+        "caption",
+        str(talk),
+        "--out",
+        str(tmp_path),
+        "--model",
+        str(scripted_model),
+        "--translate-to",
+        "en",
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = _manifest(tmp_path, "talk")
+    assert {t["language"] for t in manifest["tracks"]} == {"en"}
+    assert {t["kind"] for t in manifest["tracks"]} == {"captions"}

@@ -1,0 +1,81 @@
+"""CLI pieces that need no pipeline run: option validation, ids for inputs, progress."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stderr
+
+import pytest
+
+from pipelines.caption_files import requests_for_files
+from pipelines.cli import Progress, build_parser, main
+from pipelines.options import UsageError, caption_options
+from transforms.caption import CaptionResult
+
+
+def _args(*extra: str):  # type: ignore[no-untyped-def]
+    args, _ = build_parser().parse_known_args(["caption", "x.mp4", "--out", "o", *extra])
+    return args
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    options = caption_options(_args(), "file:///tmp/o")
+    assert options.whisper.model == "small"
+    assert options.whisper.beam_size == 5 and options.whisper.batch_size == 8
+    assert options.default_language is None
+    assert options.formats == ("vtt", "srt", "json")
+    assert options.rules.max_chars_per_line == 42 and options.rules.max_lines == 2
+
+
+def test_environment_variables_set_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOCAPTION_BEAM_SIZE", "2")
+    monkeypatch.setenv("AUTOCAPTION_LANGUAGE", "de")
+    options = caption_options(_args(), "o")
+    assert options.whisper.beam_size == 2 and options.default_language == "de"
+    assert caption_options(_args("--beam-size", "3"), "o").whisper.beam_size == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--language", "xx"), "--language"),
+        (("--translate-to", "de"), "English only"),
+        (("--formats", "vtt,ass"), "--formats"),
+        (("--batch-size", "0"), "--batch-size"),
+        (("--max-duration", "-1"), "--max-duration"),
+    ],
+)
+def test_bad_options_are_usage_errors(extra: tuple[str, ...], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        caption_options(_args(*extra), "o")
+
+
+def test_usage_error_is_one_line_and_exit_code_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    err = io.StringIO()
+    with redirect_stderr(err):
+        code = main(["caption", "x.mp4", "--out", str(tmp_path), "--model", str(tmp_path / "none")])
+    assert code == 2
+    assert err.getvalue().count("\n") == 1 and "--model" in err.getvalue()
+
+
+def test_inputs_with_the_same_name_get_distinct_ids() -> None:
+    requests = requests_for_files(["a/talk.mp4", "b/talk.mp4", "c/other.mov"])
+    ids = [r.video_id for r in requests]
+    assert len(set(ids)) == 3
+    assert ids[2] == "other"
+    assert all(i.startswith("talk-") for i in ids[:2])
+    assert all(r.source.startswith("file:///") for r in requests)
+    assert requests_for_files(["a/talk.mp4", "b/talk.mp4"]) == requests[:2]  # deterministic
+
+
+def test_progress_reports_each_file_and_the_total() -> None:
+    err = io.StringIO()
+    progress = Progress(2)
+    with redirect_stderr(err):
+        progress.on_event("chunk", "a", {"index": 1})
+        result = CaptionResult("a", "file:///a.mp4", "ready", "file:///o/a/manifest.json", cues=4)
+        progress.on_event("ready", "a", {"result": result})
+        progress.done(1, 1, 2.5)
+    text = err.getvalue()
+    assert "[1/2] a: ready (4 cues)" in text
+    assert "1 ready, 1 failed in 2.5 s" in text
