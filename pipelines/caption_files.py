@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import apache_beam as beam
 
@@ -19,26 +22,30 @@ from transforms.caption import CaptionOptions, CaptionVideos
 
 
 def requests_for_files(inputs: Sequence[str]) -> list[UploadRequest]:
-    """One upload request per input; ids come from file names, made unique when two inputs
-    share a name (a short hash of the full path keeps them apart, deterministically)."""
-    sources = [_source_uri(i) for i in inputs]
-    ids = [video_id_from_filename(os.path.basename(s.rstrip("/"))) for s in sources]
-    seen: dict[str, int] = {}
-    for video_id in ids:
-        seen[video_id] = seen.get(video_id, 0) + 1
+    """One upload request per distinct input; ids come from file names, made unique when two
+    inputs share a name (a short hash of the source keeps them apart, deterministically)."""
+    sources = list(dict.fromkeys(source_uri(i) for i in inputs))  # the same file once
+    ids = [video_id_from_filename(_file_name(s)) for s in sources]
+    counts = Counter(ids)
     requests = []
     for source, video_id in zip(sources, ids, strict=True):
-        if seen[video_id] > 1:
+        if counts[video_id] > 1:
             digest = hashlib.sha256(source.encode()).hexdigest()[:8]
             video_id = f"{video_id[:119]}-{digest}"
         requests.append(UploadRequest(video_id=video_id, source=source))
     return requests
 
 
-def _source_uri(path: str) -> str:
+def source_uri(path: str) -> str:
+    """A CLI input as a source URI: URIs stay, local paths become `file://` URIs
+    (percent-encoded, so any file name survives the trip)."""
     if "://" in path:
         return path
-    return "file://" + os.path.abspath(path)
+    return Path(os.path.abspath(path)).as_uri()
+
+
+def _file_name(source: str) -> str:
+    return unquote(urlsplit(source).path.rstrip("/").rsplit("/", 1)[-1])
 
 
 def caption_files(

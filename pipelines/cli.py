@@ -116,7 +116,7 @@ def resolve_model(name_or_path: str) -> tuple[str, str]:
 
 def run_caption(args: argparse.Namespace, beam_args: list[str]) -> int:
     from connectors.storage import manifest_key, open_store
-    from pipelines.caption_files import caption_files, requests_for_files
+    from pipelines.caption_files import caption_files, requests_for_files, source_uri
     from schemas.manifest import Manifest
     from transforms import caption
 
@@ -138,7 +138,9 @@ def run_caption(args: argparse.Namespace, beam_args: list[str]) -> int:
         caption.progress_listener = None
 
     failed = 0
-    for given, request in zip(args.inputs, requests, strict=True):
+    given_as = {source_uri(i): i for i in reversed(args.inputs)}  # as the user typed it
+    for request in requests:
+        given = given_as[request.source]
         key = manifest_key(request.video_id, root="")
         if not store.exists(key):
             failed += 1

@@ -152,7 +152,9 @@ class DecodeAndChunk(beam.DoFn):
 
             def counted() -> Iterator[Any]:
                 nonlocal samples
-                for block in media.decode_pcm(path, info):
+                for block in media.decode_pcm(
+                    path, info, max_duration_s=self.options.max_duration_s
+                ):
                     samples += len(block)
                     yield block
 
@@ -201,7 +203,11 @@ class AssembleVideo(beam.DoFn):
             return
         done.write(True)
         parts.clear()
-        yield self._finish(summary, results)
+        try:
+            yield self._finish(summary, results)
+        except Exception as exc:  # a bug in one video's assembly must not stop the others
+            log.exception("assembling %s failed", summary.request.video_id)
+            yield failure_from_exception(exc, summary.request.video_id, summary.request.source)
 
     def _finish(self, summary: VideoAudio, results: list[Any]) -> Any:
         request = summary.request
@@ -246,7 +252,14 @@ class WriteTracks(beam.DoFn):
         self.store = open_store(self.options.storage_url)
 
     def process(self, element: Any) -> Iterator[CaptionResult]:
-        result = write_video(element, self.store, self.options)
+        try:
+            result = write_video(element, self.store, self.options)
+        except Exception as exc:
+            if isinstance(element, Failure):
+                raise  # even a failed manifest cannot be written: storage is down, retry
+            log.exception("writing tracks of %s failed", element.request.video_id)
+            failure = failure_from_exception(exc, element.request.video_id, element.request.source)
+            result = write_video(failure, self.store, self.options)
         (self.ready if result.status == "ready" else self.failed).inc()
         _progress(result.status, result.video_id, result=result)
         yield result

@@ -20,6 +20,7 @@ LOGPROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4
 MAX_REPEATS = 2  # an n-gram said more than twice in a row is a decoding loop
 MAX_LOOP_NGRAM = 6
+UNDETERMINED = "und"  # ISO 639-2 code for "no speech to tell"
 
 
 @dataclass(frozen=True)
@@ -86,16 +87,13 @@ def guard_segments(chunk: ChunkTranscript, guards: Guards = Guards()) -> list[Se
 
 def vote_language(chunks: Sequence[ChunkTranscript], guards: Guards = Guards()) -> str:
     """The video's language: detections weighted by speech seconds and confidence, over chunks
-    that hold speech, so a silent or musical intro cannot decide it alone."""
+    that hold speech, so a silent or musical intro cannot decide it alone; "und" when none."""
     votes: dict[str, float] = defaultdict(float)
     for chunk in chunks:
         if is_silence(chunk, guards) or not chunk.segments:
             continue
         votes[chunk.language] += chunk.speech_s * chunk.language_probability
-    if not votes:  # nothing but silence: fall back to the plain majority
-        for chunk in chunks:
-            votes[chunk.language] += chunk.speech_s
-    return max(sorted(votes), key=votes.__getitem__) if votes else "en"
+    return max(sorted(votes), key=votes.__getitem__) if votes else UNDETERMINED
 
 
 def assemble_transcript(

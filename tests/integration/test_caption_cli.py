@@ -99,14 +99,15 @@ def test_every_good_input_is_ready_with_tracks_that_keep_the_rules(run, script) 
     for video_id in ids:
         manifest = _manifest(out, video_id)
         assert manifest["status"] == "ready", (video_id, manifest)
-        assert manifest["language"] == "en"
         assert {t["format"] for t in manifest["tracks"]} == {"vtt", "srt", "json"}
+        if video_id == "silence":  # ready, with empty tracks in an undetermined language
+            assert manifest["language"] == "und" and manifest["cues"] == 0
+            assert webvtt.from_string((out / video_id / "und.vtt").read_text()).captions == []
+            continue
+        assert manifest["language"] == "en"
         vtt = (out / video_id / "en.vtt").read_text()
         srt = (out / video_id / "en.srt").read_text()
         words = [w for c in webvtt.from_string(vtt) for w in c.text.split()]
-        if video_id == "silence":
-            assert words == [] and manifest["cues"] == 0
-            continue
         repeats = max(1, len(words) // len(script))
         assert check_vtt_text(vtt, list(script) * repeats) == [], video_id
         assert manifest["cues"] == len(webvtt.from_string(vtt).captions) > 0

@@ -49,9 +49,10 @@ def test_vote_weighs_speech_length_and_confidence() -> None:
     assert vote_language(chunks) == "fr"
 
 
-def test_vote_falls_back_when_everything_is_silence() -> None:
+def test_no_speech_means_an_undetermined_language() -> None:
     quiet = _chunk(0, "", "en", no_speech=0.95, logprob=-2.0)
-    assert vote_language([quiet]) == "en"
+    assert vote_language([quiet]) == "und"
+    assert vote_language([]) == "und"
 
 
 def test_text_over_silence_is_dropped() -> None:

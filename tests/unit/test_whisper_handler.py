@@ -94,7 +94,7 @@ def test_the_model_is_loaded_once_per_process() -> None:
 
 def test_batch_size_comes_from_the_settings() -> None:
     handler = WhisperModelHandler(_settings("micro", batch_size=3))
-    assert handler.batch_elements_kwargs() == {"min_batch_size": 1, "max_batch_size": 3}
+    assert handler.batch_elements_kwargs() == {"min_batch_size": 3, "max_batch_size": 3}
 
 
 def test_silence_chunk_decodes_without_error(tmp_path: Path) -> None:
