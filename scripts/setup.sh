@@ -14,5 +14,10 @@ echo "setting up .venv (pinned dependencies from requirements.lock)..." >&2
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=23.2"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+# the editable build warns about our top-level package folders; show it only if it fails
+if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+    --no-build-isolation -e . > .venv/install.log 2>&1; then
+  cat .venv/install.log >&2
+  exit 1
+fi
 echo "$want" > "$stamp"
