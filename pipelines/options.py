@@ -93,6 +93,13 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         default=env_default("runner", "DirectRunner"),
         help="Beam runner: DirectRunner (local, default), PortableRunner, FlinkRunner, ...",
     )
+    group.add_argument(
+        "--reshuffle",
+        choices=("auto", "on", "off"),
+        default=env_default("reshuffle", "auto"),
+        help="spread one video's speech chunks over workers; auto: on for distributed runners, "
+        "off locally, where it would hold the audio in memory",
+    )
 
 
 @dataclass(frozen=True)
@@ -132,8 +139,12 @@ def caption_options(args: argparse.Namespace, storage_url: str) -> CaptionOption
         label=getattr(args, "model_label", "") or "",
     )
     rules = CaptionRules(max_chars_per_line=args.max_chars_per_line, max_lines=args.max_lines)
+    reshuffle = args.reshuffle == "on" or (
+        args.reshuffle == "auto" and args.runner.lower() not in LOCAL_RUNNERS
+    )
     return CaptionOptions(
         storage_url=storage_url,
+        reshuffle=reshuffle,
         whisper=whisper,
         rules=rules,
         chunking=ChunkingOptions(),

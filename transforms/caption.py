@@ -72,6 +72,9 @@ class CaptionOptions:
     max_duration_s: float | None = 4 * 3600.0
     file_root: str | None = None  # file:// sources must lie under it when set
     captions_root: str = CAPTIONS_ROOT  # "": outputs directly under the storage URL (the CLI)
+    # Spread one long video's chunks over workers. Off locally: the FnApiRunner would hold every
+    # chunk's audio in memory at that boundary, while without it audio streams through.
+    reshuffle: bool = False
 
 
 @dataclass(frozen=True)

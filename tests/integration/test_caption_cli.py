@@ -21,6 +21,8 @@ GOOD = {  # video_id -> (kind, options for make_media)
     "interview": ("mov", {"name": "interview.mov"}),
     "podcast": ("mp3", {"name": "podcast.mp3", "clip": "speech_b"}),
     "voice": ("wav", {"name": "voice.wav"}),
+    "radio": ("ogg", {"name": "radio.ogg", "clip": "speech_b"}),
+    "audiobook": ("flac", {"name": "audiobook.flac"}),
     "two_tracks": ("two_audio_mp4", {"name": "two_tracks.mp4"}),
     "late_start": ("mp4", {"name": "late_start.mp4", "intro_silence_s": 25.0}),
     "silence": ("silence_mp4", {"name": "silence.mp4"}),
@@ -29,6 +31,7 @@ NON_ASCII_NAME = "Grüße aus Köln.mp4"
 BROKEN = {  # file name -> (kind, expected error code)
     "empty.mp4": ("empty", "unsupported_media"),
     "truncated.mp4": ("truncated_mp4", "unsupported_media"),
+    "cut_short.mp4": ("truncated_faststart_mp4", "unsupported_media"),  # fails after decoding
     "no_audio.mp4": ("no_audio_mp4", "no_audio_stream"),
     "notes.mp4": ("text_mp4", "unsupported_media"),
     "noise.mkv": ("random_bytes", "unsupported_media"),
@@ -50,7 +53,7 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 @pytest.fixture(scope="module")
 def run(media, scripted_model: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """One CLI run over 10 good media of 8 kinds and 5 broken files."""
+    """One CLI run over 12 good media of 8 container/codec kinds and 6 broken files."""
     good = [media(kind, **opts) for kind, opts in GOOD.values()]
     good.append(media("mp4", name=NON_ASCII_NAME))
     broken = [media(kind, name=name) for name, (kind, _) in BROKEN.items()]

@@ -22,6 +22,7 @@ def test_caption_files_runs_on_the_portable_runner(
     options = CaptionOptions(
         storage_url=str(tmp_path),
         whisper=WhisperSettings(model=str(scripted_model), device="cpu", compute_type="int8"),
+        reshuffle=True,  # as on Flink: chunks cross a shuffle, so they must survive coders
     )
     pipeline_options = PipelineOptions(
         ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"]

@@ -25,6 +25,16 @@ def test_defaults_are_the_documented_ones() -> None:
     assert options.default_language is None
     assert options.formats == ("vtt", "srt", "json")
     assert options.rules.max_chars_per_line == 42 and options.rules.max_lines == 2
+    assert options.reshuffle is False
+
+
+def test_chunks_are_reshuffled_on_distributed_runners_only() -> None:
+    assert caption_options(_args("--runner", "FlinkRunner"), "o").reshuffle is True
+    assert (
+        caption_options(_args("--runner", "PortableRunner", "--reshuffle", "off"), "o").reshuffle
+        is False
+    )
+    assert caption_options(_args("--reshuffle", "on"), "o").reshuffle is True
 
 
 def test_environment_variables_set_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
