@@ -8,11 +8,13 @@ traceback with AUTOCAPTION_DEBUG=1).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 import time
 import traceback
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -25,12 +27,34 @@ class _BeamImportNoise(logging.Filter):
         return "apitools not found" not in record.getMessage()
 
 
-def _configure_logging(level: str) -> None:
+_RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message"}
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any `extra=` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def _configure_logging(level: str, log_format: str = "text") -> None:
     logging.basicConfig(
         level=level.upper(), format="%(levelname)s %(name)s: %(message)s", force=True
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(_BeamImportNoise())
+        if log_format == "json":
+            handler.setFormatter(JsonLogFormatter())
     # Beam is chatty at INFO; keep its voice at our level or quieter.
     logging.getLogger("apache_beam").setLevel(max(logging.WARNING, logging.getLogger().level))
 
@@ -42,14 +66,17 @@ from pipelines.options import (  # noqa: E402
     UsageError,
     add_common_options,
     caption_options,
+    env_default,
     make_pipeline,
 )
+
+log = logging.getLogger("autocaption")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, beam_args = parser.parse_known_args(argv)
-    _configure_logging(args.log_level)
+    _configure_logging(args.log_level, args.log_format)
     try:
         return int(args.run(args, beam_args))
     except UsageError as exc:
@@ -76,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("AUTOCAPTION_LOG_LEVEL", "WARNING"),
         help="log level for autocaption and Beam (default: WARNING)",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("AUTOCAPTION_LOG_FORMAT", "text"),
+        help="json: one JSON object per line, for log collectors",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     caption = commands.add_parser(
         "caption",
@@ -89,7 +122,111 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common_options(caption)
     caption.set_defaults(run=run_caption)
+
+    stream = commands.add_parser(
+        "stream",
+        help="the service: video.uploaded events in, captions.ready/failed events out",
+        description="Consume video.uploaded, caption each upload, write tracks to storage and "
+        "produce captions.ready or captions.failed. On the local runner it runs micro-batches "
+        "and commits offsets only after a batch's outputs are durable; SIGTERM finishes the "
+        "running batch, a second SIGTERM abandons it (uncommitted, so it is replayed).",
+    )
+    add_kafka_options(stream)
+    stream.add_argument("--storage", **_required_env("storage"), help="storage URL for tracks")
+    stream.add_argument(
+        "--max-batch-records",
+        type=int,
+        default=int(env_default("max_batch_records", 50)),
+        help="uploads per micro-batch at most (local runner)",
+    )
+    stream.add_argument(
+        "--max-batch-wait",
+        type=float,
+        default=float(env_default("max_batch_wait", 2.0)),
+        help="seconds to gather a micro-batch after its first upload (local runner)",
+    )
+    stream.add_argument(
+        "--file-root",
+        default=env_default("file_root", None),
+        help="accept file:// sources under this folder (by default only s3:// sources)",
+    )
+    stream.add_argument(
+        "--max-source-bytes",
+        type=int,
+        default=int(env_default("max_source_bytes", 8 * 2**30)),
+        help="largest s3:// source staged for decoding (default 8 GiB)",
+    )
+    stream.add_argument(
+        "--metrics-port",
+        type=int,
+        default=env_default("metrics_port", None),
+        help="serve Prometheus /metrics (and /healthz) on this port",
+    )
+    stream.add_argument(
+        "--exit-when-idle",
+        type=float,
+        default=env_default("exit_when_idle", None),
+        metavar="SECONDS",
+        help="stop after this long without uploads (draining, tests)",
+    )
+    add_common_options(stream)
+    stream.set_defaults(run=run_stream)
+
+    publish = commands.add_parser(
+        "publish",
+        help="upload a file to storage and publish its video.uploaded event",
+        description="Upload FILE to videos/<video_id>/<name> in storage, then produce the "
+        "video.uploaded event (key = video_id). Prints the event.",
+    )
+    publish.add_argument("file", metavar="FILE")
+    add_kafka_options(publish)
+    publish.add_argument("--storage", **_required_env("storage"), help="storage URL for uploads")
+    publish.add_argument("--video-id", help="default: derived from the file name")
+    publish.add_argument("--language", help="spoken language code (default: detect)")
+    publish.add_argument("--translate-to", default="", help="'en' for an English track too")
+    publish.set_defaults(run=run_publish)
     return parser
+
+
+def _required_env(name: str) -> dict[str, Any]:
+    """argparse settings for an option that is required unless its environment variable is set."""
+    value = env_default(name, None)
+    return {"default": value, "required": value is None}
+
+
+def add_kafka_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("kafka")
+    group.add_argument(
+        "--bootstrap-servers", **_required_env("bootstrap_servers"), help="Kafka brokers H:P,..."
+    )
+    group.add_argument("--group-id", default=env_default("group_id", "autocaption"))
+    group.add_argument(
+        "--kafka-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra librdkafka setting for every client (repeatable), e.g. security.protocol=SSL",
+    )
+    group.add_argument("--uploaded-topic", default=env_default("uploaded_topic", "video.uploaded"))
+    group.add_argument("--ready-topic", default=env_default("ready_topic", "captions.ready"))
+    group.add_argument("--failed-topic", default=env_default("failed_topic", "captions.failed"))
+    group.add_argument(
+        "--create-topics",
+        action="store_true",
+        help="create the three topics if missing (3 partitions each)",
+    )
+
+
+def kafka_config(args: argparse.Namespace) -> Any:
+    from connectors.kafka import KafkaConfig
+
+    options = []
+    for item in args.kafka_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--kafka-option: expected KEY=VALUE, got {item!r}")
+        options.append((key.strip(), value.strip()))
+    return KafkaConfig(args.bootstrap_servers, args.group_id, tuple(options))
 
 
 def resolve_model(name_or_path: str) -> tuple[str, str]:
@@ -155,6 +292,110 @@ def run_caption(args: argparse.Namespace, beam_args: list[str]) -> int:
     if progress:
         progress.done(len(requests) - failed, failed, time.monotonic() - started)
     return 1 if failed else 0
+
+
+def run_stream(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from connectors.kafka import ensure_topics
+    from connectors.prometheus import ServiceMetrics, serve_metrics
+    from connectors.storage import open_store
+    from pipelines.caption_stream import (
+        Shutdown,
+        StreamSettings,
+        Topics,
+        build_unbounded,
+        run_micro_batches,
+    )
+    from pipelines.options import LOCAL_RUNNERS
+
+    try:
+        store = open_store(args.storage)
+    except ValueError as exc:
+        raise UsageError(f"--storage: {exc}") from None
+    if args.max_batch_records < 1 or args.max_batch_wait < 0:
+        raise UsageError("--max-batch-records must be >= 1 and --max-batch-wait >= 0")
+    args.model, args.model_label = resolve_model(args.model)
+    options = replace(
+        caption_options(args, store.url),
+        reuse_existing=True,
+        file_root=os.path.abspath(args.file_root) if args.file_root else None,
+        max_source_bytes=args.max_source_bytes,
+    )
+    topics = Topics(args.uploaded_topic, args.ready_topic, args.failed_topic)
+    settings = StreamSettings(
+        kafka_config(args), options, topics, args.max_batch_records, args.max_batch_wait
+    )
+    if args.create_topics:
+        ensure_topics(settings.kafka, [topics.uploaded, topics.ready, topics.failed])
+    metrics = ServiceMetrics()
+    if args.metrics_port is not None:
+        server = serve_metrics(metrics, int(args.metrics_port))
+        log.info("metrics on :%d/metrics", server.server_address[1])
+    if args.runner.lower() not in LOCAL_RUNNERS:
+        pipeline = make_pipeline(args.runner, [*beam_args, "--streaming"])
+        build_unbounded(pipeline, settings)
+        pipeline.run().wait_until_finish()
+        return 0
+    shutdown = Shutdown()
+    shutdown.install()
+    log.info(
+        "stream: %s -> %s, %s (group %s, storage %s)",
+        topics.uploaded,
+        topics.ready,
+        topics.failed,
+        settings.kafka.group_id,
+        store.url,
+        extra={"event": "started"},
+    )
+    run_micro_batches(
+        settings,
+        lambda: make_pipeline(args.runner, beam_args),
+        metrics=metrics,
+        shutdown=shutdown,
+        idle_exit_s=float(args.exit_when_idle) if args.exit_when_idle is not None else None,
+    )
+    log.info("stream: stopped", extra={"event": "stopped"})
+    return 0
+
+
+def run_publish(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from connectors.kafka import produce_once
+    from connectors.storage import open_store, upload_key
+    from schemas.errors import CaptionError
+    from schemas.events import UploadRequest, utc_timestamp, video_id_from_filename
+
+    if beam_args:
+        raise UsageError(f"unknown options: {' '.join(beam_args)}")
+    if not os.path.isfile(args.file):
+        raise UsageError(f"no such file: {args.file}")
+    try:
+        store = open_store(args.storage)
+    except ValueError as exc:
+        raise UsageError(f"--storage: {exc}") from None
+    name = os.path.basename(args.file)
+    video_id = args.video_id or video_id_from_filename(name)
+    translate_to = tuple(t.strip() for t in args.translate_to.split(",") if t.strip())
+    try:
+        key = upload_key(video_id, name)
+        source = store.put_file(key, args.file)
+        request = UploadRequest(
+            video_id=video_id,
+            source=source,
+            language=args.language,
+            translate_to=translate_to,
+            event_id=str(uuid.uuid4()),
+            occurred_at=utc_timestamp(),
+        )
+    except (CaptionError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.create_topics:
+        from connectors.kafka import ensure_topics
+
+        ensure_topics(
+            kafka_config(args), [args.uploaded_topic, args.ready_topic, args.failed_topic]
+        )
+    produce_once(kafka_config(args), args.uploaded_topic, video_id, request.to_json().encode())
+    print(request.to_json())
+    return 0
 
 
 class Progress:

@@ -72,7 +72,7 @@ def kafka_broker() -> Iterator[str]:
         return
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the broker)
     process = subprocess.Popen(
         [
             str(tansu_binary()),
@@ -104,7 +104,7 @@ def s3_server() -> Iterator[str]:
         return
     port = free_port()
     moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
     process = subprocess.Popen(
         [moto, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
     )

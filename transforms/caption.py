@@ -1,6 +1,7 @@
 """`CaptionVideos`: the one composite every pipeline uses, upload request -> caption result.
 
-    requests -> DecodeAndChunk -> RunInference(Whisper) -> AssembleVideo -> WriteTracks -> results
+    requests -> ReuseExisting -> DecodeAndChunk -> RunInference(Whisper) -> AssembleVideo
+             -> WriteTracks -> results
 
 Each DoFn is a thin shell around the pure step it names. A bad video becomes a `Failure` that
 travels the same path and ends as a `failed` manifest; nothing here raises for bad input.
@@ -8,6 +9,7 @@ travels the same path and ends as a `failed` manifest; nothing here raises for b
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -26,12 +28,12 @@ from connectors.storage import (
     CAPTIONS_ROOT,
     ObjectStore,
     caption_key,
+    local_source,
     manifest_key,
     open_store,
-    resolve_source,
 )
 from schemas.errors import ErrorCode, Failure, failure_from_exception
-from schemas.events import TrackRef, UploadRequest
+from schemas.events import PIPELINE_VERSION, TrackRef, UploadRequest
 from schemas.manifest import Manifest
 from schemas.transcript import Transcript
 from transforms.chunks import ChunkingOptions, speech_chunks
@@ -47,6 +49,7 @@ from transforms.whisper import (
 
 log = logging.getLogger(__name__)
 SUMMARY = "summary"
+REUSED = "reused"
 
 # Progress listener for the CLI: called in-process with (event, video_id, detail). Workers in
 # other processes have none, so reporting never affects results.
@@ -70,11 +73,27 @@ class CaptionOptions:
     default_language: str | None = None  # None: detect
     translate_to: tuple[str, ...] = ()
     max_duration_s: float | None = 4 * 3600.0
+    max_source_bytes: int | None = 8 * 2**30  # s3:// sources are staged in a bounded temp file
     file_root: str | None = None  # file:// sources must lie under it when set
     captions_root: str = CAPTIONS_ROOT  # "": outputs directly under the storage URL (the CLI)
     # Spread one long video's chunks over workers. Off locally: the FnApiRunner would hold every
     # chunk's audio in memory at that boundary, while without it audio streams through.
     reshuffle: bool = False
+    # An upload whose ready manifest exists for this source, pipeline version and model is
+    # answered from that manifest, without decoding or inference (replays, resumed backfills).
+    reuse_existing: bool = False
+
+    @property
+    def version(self) -> str:
+        """What makes outputs differ: the pipeline's version and the model's."""
+        return f"{PIPELINE_VERSION}/{self.whisper.model_label}"
+
+
+def job_key(request: UploadRequest) -> str:
+    """The fan-in key: one video from one source. Two events for the same upload collapse into
+    one job; a re-upload with another source in the same batch stays a job of its own."""
+    digest = hashlib.sha256(request.source.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{request.video_id}|{digest}"
 
 
 @dataclass(frozen=True)
@@ -91,7 +110,6 @@ class VideoAudio:
 
 @dataclass(frozen=True)
 class ChunkFailed:
-    video_id: str
     index: int
     task: str
     message: str
@@ -102,6 +120,13 @@ class VideoTranscripts:
     request: UploadRequest
     duration_s: float
     transcripts: tuple[Transcript, ...]  # one per task, transcription first
+    started: float = 0.0
+
+
+@dataclass(frozen=True)
+class VideoFailed:
+    request: UploadRequest
+    failure: Failure
     started: float = 0.0
 
 
@@ -120,6 +145,8 @@ class CaptionResult:
     failure: Failure | None = None
     processing_s: float = 0.0
     request: UploadRequest | None = None
+    model: str = ""
+    reused: bool = False  # answered from an existing manifest
 
 
 def tasks_for(request: UploadRequest, options: CaptionOptions) -> tuple[str, ...]:
@@ -130,6 +157,60 @@ def tasks_for(request: UploadRequest, options: CaptionOptions) -> tuple[str, ...
     if "en" in wanted and language != "en":
         return ("transcribe", "translate")
     return ("transcribe",)
+
+
+class ReuseExisting(beam.DoFn):
+    """Answer an upload from its existing ready manifest (tagged `reused`), else pass it on."""
+
+    def __init__(self, options: CaptionOptions) -> None:
+        self.options = options
+        self.reused = Metrics.counter("autocaption", "videos_reused")
+
+    def setup(self) -> None:
+        self.store = open_store(self.options.storage_url)
+
+    def process(self, request: UploadRequest) -> Iterator[Any]:
+        if self.options.reuse_existing:
+            manifest = self._ready_manifest(request)
+            if manifest is not None:
+                self.reused.inc()
+                uri = self.store.uri(manifest_key(request.video_id, self.options.captions_root))
+                yield beam.pvalue.TaggedOutput(REUSED, result_from_manifest(manifest, uri, request))
+                return
+        yield request
+
+    def _ready_manifest(self, request: UploadRequest) -> Manifest | None:
+        key = manifest_key(request.video_id, self.options.captions_root)
+        try:
+            manifest = Manifest.from_json(self.store.get_bytes(key))
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            log.warning("unreadable manifest %s: captioning again", key)
+            return None
+        same = (
+            manifest.status == "ready"
+            and manifest.source == request.source
+            and manifest.pipeline_version == PIPELINE_VERSION
+            and manifest.model == self.options.whisper.model_label
+        )
+        return manifest if same else None
+
+
+def result_from_manifest(manifest: Manifest, uri: str, request: UploadRequest) -> CaptionResult:
+    return CaptionResult(
+        video_id=manifest.video_id,
+        source=manifest.source or request.source,
+        status=manifest.status,
+        manifest_uri=uri,
+        language=manifest.language,
+        duration_s=manifest.duration_s or 0.0,
+        cues=manifest.cues or 0,
+        tracks=tuple(manifest.tracks),
+        request=request,
+        model=manifest.model,
+        reused=True,
+    )
 
 
 class DecodeAndChunk(beam.DoFn):
@@ -143,42 +224,45 @@ class DecodeAndChunk(beam.DoFn):
 
     def process(self, request: UploadRequest) -> Iterator[Any]:
         started = time.time()
+        job = job_key(request)
         tasks = tasks_for(request, self.options)
         language = request.language or self.options.default_language
         count = 0
         try:
             root = Path(self.options.file_root) if self.options.file_root else None
-            path = resolve_source(request.source, file_root=root)
-            info = media.probe(path, max_duration_s=self.options.max_duration_s)
-            _progress("decoding", request.video_id, duration_s=info.duration_s)
-            samples = 0
+            with local_source(
+                request.source, file_root=root, max_bytes=self.options.max_source_bytes
+            ) as path:
+                info = media.probe(path, max_duration_s=self.options.max_duration_s)
+                _progress("decoding", request.video_id, duration_s=info.duration_s)
+                samples = 0
 
-            def counted() -> Iterator[Any]:
-                nonlocal samples
-                for block in media.decode_pcm(
-                    path, info, max_duration_s=self.options.max_duration_s
-                ):
-                    samples += len(block)
-                    yield block
+                def counted() -> Iterator[Any]:
+                    nonlocal samples
+                    limit = self.options.max_duration_s
+                    for block in media.decode_pcm(path, info, max_duration_s=limit):
+                        samples += len(block)
+                        yield block
 
-            for audio in speech_chunks(counted(), self.options.chunking):
-                for task in tasks:
-                    yield Chunk(request.video_id, count, task, language, audio)
-                count += 1
-                self.chunk_counter.inc()
-                _progress("chunk", request.video_id, index=count)
+                for audio in speech_chunks(counted(), self.options.chunking):
+                    for task in tasks:
+                        yield Chunk(job, count, task, language, audio)
+                    count += 1
+                    self.chunk_counter.inc()
+                    _progress("chunk", request.video_id, index=count)
             duration = samples / media.SAMPLE_RATE
             self.audio_seconds.inc(int(duration))
             summary = VideoAudio(request, duration, count, tasks, started=started)
         except Exception as exc:  # every per-video problem becomes a value
             failure = failure_from_exception(exc, request.video_id, request.source)
             summary = VideoAudio(request, 0.0, count, tasks, failure, started)
-        yield beam.pvalue.TaggedOutput(SUMMARY, (request.video_id, summary))
+        yield beam.pvalue.TaggedOutput(SUMMARY, (job, summary))
 
 
 class AssembleVideo(beam.DoFn):
-    """Fan-in, keyed by video id: waits for the summary and every chunk result, then emits
-    `VideoTranscripts` or a `Failure`. State makes it correct on streaming runners too."""
+    """Fan-in, keyed by job: waits for the summary and every chunk result, then emits
+    `VideoTranscripts` or `VideoFailed`. State makes it correct on streaming runners too;
+    repeated parts (the same upload twice in one batch) count once."""
 
     PARTS = BagStateSpec("parts", PickleCoder())
     DONE = ReadModifyWriteStateSpec("done", PickleCoder())
@@ -196,48 +280,48 @@ class AssembleVideo(beam.DoFn):
         if done.read():
             return
         parts.add(part)
-        collected = list(parts.read())
-        summaries = [p for p in collected if isinstance(p, VideoAudio)]
-        if not summaries:
+        summary: VideoAudio | None = None
+        results: dict[tuple[int, str], ChunkTranscript | ChunkFailed] = {}
+        for p in parts.read():
+            if isinstance(p, VideoAudio):
+                summary = summary or p
+            else:
+                results.setdefault((p.index, p.task), p)
+        if summary is None:
             return
-        summary = summaries[0]
-        results = [p for p in collected if not isinstance(p, VideoAudio)]
         if summary.failure is None and len(results) < summary.chunks * len(summary.tasks):
             return
         done.write(True)
         parts.clear()
         try:
-            yield self._finish(summary, results)
+            yield self._finish(summary, list(results.values()))
         except Exception as exc:  # a bug in one video's assembly must not stop the others
             log.exception("assembling %s failed", summary.request.video_id)
-            yield failure_from_exception(exc, summary.request.video_id, summary.request.source)
+            request = summary.request
+            failure = failure_from_exception(exc, request.video_id, request.source)
+            yield VideoFailed(request, failure, summary.started)
 
-    def _finish(self, summary: VideoAudio, results: list[Any]) -> Any:
+    def _finish(self, summary: VideoAudio, results: list[Any]) -> VideoTranscripts | VideoFailed:
         request = summary.request
         if summary.failure is not None:
-            return summary.failure
+            return VideoFailed(request, summary.failure, summary.started)
         broken = [r for r in results if isinstance(r, ChunkFailed)]
         if broken:
-            return Failure(
-                request.video_id,
-                ErrorCode.INTERNAL,
-                f"inference failed on chunk {broken[0].index}: {broken[0].message}",
-                request.source,
-            )
+            message = f"inference failed on chunk {broken[0].index}: {broken[0].message}"
+            failure = Failure(request.video_id, ErrorCode.INTERNAL, message, request.source)
+            return VideoFailed(request, failure, summary.started)
         language = request.language or self.options.default_language
-        transcripts = []
-        for task in summary.tasks:
-            chunks = [r for r in results if isinstance(r, ChunkTranscript) and r.task == task]
-            transcripts.append(
-                assemble_transcript(
-                    request.video_id,
-                    summary.duration_s,
-                    chunks,
-                    task=task,
-                    language=language,
-                    model=self.options.whisper.model_label,
-                )
+        transcripts = [
+            assemble_transcript(
+                request.video_id,
+                summary.duration_s,
+                [r for r in results if r.task == task],
+                task=task,
+                language=language,
+                model=self.options.whisper.model_label,
             )
+            for task in summary.tasks
+        ]
         if len(transcripts) == 2 and transcripts[0].language == "en":
             transcripts = transcripts[:1]  # already English: the translation adds nothing
         return VideoTranscripts(request, summary.duration_s, tuple(transcripts), summary.started)
@@ -254,43 +338,44 @@ class WriteTracks(beam.DoFn):
     def setup(self) -> None:
         self.store = open_store(self.options.storage_url)
 
-    def process(self, element: Any) -> Iterator[CaptionResult]:
+    def process(self, element: VideoTranscripts | VideoFailed) -> Iterator[CaptionResult]:
         try:
             result = write_video(element, self.store, self.options)
         except Exception as exc:
-            if isinstance(element, Failure):
+            if isinstance(element, VideoFailed):
                 raise  # even a failed manifest cannot be written: storage is down, retry
-            log.exception("writing tracks of %s failed", element.request.video_id)
-            failure = failure_from_exception(exc, element.request.video_id, element.request.source)
-            result = write_video(failure, self.store, self.options)
+            request = element.request
+            log.exception("writing tracks of %s failed", request.video_id)
+            failure = failure_from_exception(exc, request.video_id, request.source)
+            result = write_video(VideoFailed(request, failure), self.store, self.options)
         (self.ready if result.status == "ready" else self.failed).inc()
         _progress(result.status, result.video_id, result=result)
         yield result
 
 
 def write_video(
-    element: VideoTranscripts | Failure, store: ObjectStore, options: CaptionOptions
+    element: VideoTranscripts | VideoFailed, store: ObjectStore, options: CaptionOptions
 ) -> CaptionResult:
-    """`VideoTranscripts` or `Failure` in; tracks, `transcript.json`, then the manifest (last)
-    written to storage; the `CaptionResult` out. Keys are deterministic: a replay overwrites."""
+    """Tracks, `transcript.json`, then the manifest (last) written to storage; the
+    `CaptionResult` out. Keys are deterministic: a replay overwrites, never duplicates."""
     model = options.whisper.model_label
     root = options.captions_root
-    if not isinstance(element, VideoTranscripts):
-        failure: Failure = element
-        manifest = Manifest.failed(failure, model=model)
+    request = element.request
+    if isinstance(element, VideoFailed):
+        manifest = Manifest.failed(element.failure, source=request.source, model=model)
         uri = store.put_bytes(
-            manifest_key(failure.video_id or "", root),
-            manifest.to_json().encode(),
-            "application/json",
+            manifest_key(request.video_id, root), manifest.to_json().encode(), "application/json"
         )
         return CaptionResult(
-            video_id=failure.video_id or "",
-            source=failure.source or "",
+            video_id=request.video_id,
+            source=request.source,
             status="failed",
             manifest_uri=uri,
-            failure=failure,
+            failure=element.failure,
+            processing_s=time.time() - element.started if element.started else 0.0,
+            request=request,
+            model=model,
         )
-    request = element.request
     tracks: list[TrackRef] = []
     cue_count = 0
     for transcript in element.transcripts:
@@ -338,37 +423,45 @@ def write_video(
         tracks=tuple(tracks),
         processing_s=time.time() - element.started,
         request=request,
+        model=model,
     )
 
 
 def _chunk_failures(failed: tuple[Any, Exception]) -> Iterator[tuple[str, ChunkFailed]]:
     batch, exc = failed
     for chunk in batch:
-        yield chunk.video_id, ChunkFailed(chunk.video_id, chunk.index, chunk.task, repr(exc))
+        yield chunk.job, ChunkFailed(chunk.index, chunk.task, repr(exc))
 
 
 class CaptionVideos(beam.PTransform):
-    """PCollection[UploadRequest] -> PCollection[CaptionResult] (one per request)."""
+    """PCollection[UploadRequest] -> PCollection[CaptionResult] (one per distinct upload)."""
 
     def __init__(self, options: CaptionOptions) -> None:
         super().__init__()
         self.options = options
 
     def expand(self, requests: beam.PCollection) -> beam.PCollection:
-        decoded = requests | "DecodeAndChunk" >> beam.ParDo(
+        checked = requests | "ReuseExisting" >> beam.ParDo(
+            ReuseExisting(self.options)
+        ).with_outputs(REUSED, main="todo")
+        decoded = checked.todo | "DecodeAndChunk" >> beam.ParDo(
             DecodeAndChunk(self.options)
         ).with_outputs(SUMMARY, main="chunks")
+        chunks = decoded.chunks
+        if self.options.reshuffle:
+            chunks = chunks | "SpreadChunks" >> beam.Reshuffle()
         transcribed, dead = (
-            decoded.chunks
+            chunks
             | "Transcribe"
             >> RunInference(WhisperModelHandler(self.options.whisper)).with_exception_handling()
         )
-        keyed = transcribed | "KeyTranscripts" >> beam.Map(lambda t: (t.video_id, t))
+        keyed = transcribed | "KeyTranscripts" >> beam.Map(lambda t: (t.job, t))
         failed = dead.failed_inferences | "KeyFailures" >> beam.FlatMap(_chunk_failures)
-        return (
+        written = (
             (decoded[SUMMARY], keyed, failed)
-            # typed so the state key (video id) gets a deterministic coder
+            # typed so the state key (the job) gets a deterministic coder
             | "Parts" >> beam.Flatten().with_output_types(tuple[str, Any])
             | "AssembleVideo" >> beam.ParDo(AssembleVideo(self.options))
             | "WriteTracks" >> beam.ParDo(WriteTracks(self.options))
         )
+        return (written, checked[REUSED]) | "Results" >> beam.Flatten()

@@ -67,7 +67,7 @@ class WhisperSettings:
 class Chunk:
     """One speech chunk of one video, to be decoded with one task."""
 
-    video_id: str
+    job: str  # the fan-in key of its video (see transforms.caption.job_key)
     index: int
     task: str  # "transcribe" or "translate"
     language: str | None  # None: detect
@@ -78,7 +78,7 @@ class Chunk:
 class ChunkTranscript:
     """What the model heard in one chunk, with times already absolute in the video."""
 
-    video_id: str
+    job: str
     index: int
     task: str
     language: str
@@ -204,7 +204,7 @@ def transcribe_batch(
         segments = _segments(model, tokenizer, tokens[i], words_by_item.get(i, []), chunk.audio)
         out.append(
             ChunkTranscript(
-                video_id=chunk.video_id,
+                job=chunk.job,
                 index=chunk.index,
                 task=chunk.task,
                 language=languages[i][0],

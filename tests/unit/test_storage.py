@@ -219,7 +219,19 @@ def test_open_store_decodes_percent_escapes(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "url", ["", "http://host/x", "gs://bucket/x", "file://host/x", "s3://bucket/prefix"]
+    "url",
+    [
+        "",
+        "http://host/x",
+        "gs://bucket/x",
+        "file://host/x",
+        "s3://",
+        "s3://Bucket/x",
+        "s3://ab/x",
+        "s3://user@bucket/x",
+        "s3://bucket/a/../b",
+        "s3://bucket/a//b",
+    ],
 )
 def test_open_store_refuses_urls_it_cannot_open(url):
     with pytest.raises(ValueError, match="storage URL"):
@@ -331,6 +343,7 @@ def test_unsupported_sources_are_invalid_event(source):
     assert info.value.code == ErrorCode.INVALID_EVENT
 
 
-def test_s3_sources_say_they_are_not_supported_yet():
-    with pytest.raises(CaptionError, match="s3:// sources"):
+def test_s3_sources_are_staged_by_local_source_not_resolved():
+    with pytest.raises(CaptionError, match="local_source") as info:
         resolve_source("s3://bucket/key.mp4")
+    assert info.value.code == ErrorCode.INVALID_EVENT

@@ -44,7 +44,7 @@ def test_one_batch_mixes_videos_languages_and_tasks(speech: ChunkAudio) -> None:
         Chunk("c", 1, "transcribe", "fr", speech),
     ]
     results = list(handler.run_inference(batch, model))
-    assert [(r.video_id, r.index, r.task) for r in results] == [
+    assert [(r.job, r.index, r.task) for r in results] == [
         ("a", 0, "transcribe"),
         ("b", 3, "translate"),
         ("c", 1, "transcribe"),

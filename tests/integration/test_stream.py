@@ -1,0 +1,327 @@
+"""`autocaption stream` against a real broker (Tansu) and a real S3 server (moto_server).
+
+The service runs as a subprocess, exactly as an operator starts it; the tests talk to it only
+through Kafka topics, S3 objects and its /metrics endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from tests.caption_rules import check_vtt_text
+from tests.services import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD = {  # video_id -> (kind, make_media options)
+    "s-talk": ("mp4", {"name": "talk.mp4"}),
+    "s-lecture": ("webm", {"name": "lecture.webm", "clip": "speech_b"}),
+    "s-vorbis": ("mkv", {"name": "vorbis.mkv"}),
+    "s-interview": ("mov", {"name": "interview.mov"}),
+    "s-podcast": ("mp3", {"name": "podcast.mp3", "clip": "speech_b"}),
+    "s-voice": ("wav", {"name": "voice.wav"}),
+    "s-radio": ("ogg", {"name": "radio.ogg", "clip": "speech_b"}),
+    "s-book": ("flac", {"name": "book.flac"}),
+    "s-two-tracks": ("two_audio_mp4", {"name": "two_tracks.mp4"}),
+}
+BROKEN = {  # video_id -> (kind, file name, expected code)
+    "s-empty": ("empty", "s-empty.mp4", "unsupported_media"),
+    "s-truncated": ("truncated_mp4", "s-truncated.mp4", "unsupported_media"),
+    "s-no-audio": ("no_audio_mp4", "s-no-audio.mp4", "no_audio_stream"),
+    "s-text": ("text_mp4", "s-text.mp4", "unsupported_media"),
+    "s-noise": ("random_bytes", "s-noise.mkv", "unsupported_media"),
+}
+
+
+class Service:
+    """One `autocaption stream` process and the names it was started with."""
+
+    def __init__(self, bootstrap: str, bucket: str, model: Path, prefix: str, group: str) -> None:
+        self.bootstrap = bootstrap
+        self.bucket = bucket
+        self.model = model
+        self.prefix = prefix
+        self.group = group
+        self.metrics_port = free_port()
+        self.process: subprocess.Popen[str] | None = None
+        self.topics = {
+            name: prefix + name for name in ("video.uploaded", "captions.ready", "captions.failed")
+        }
+
+    def start(self, *extra: str) -> None:
+        command = [
+            sys.executable, "-m", "pipelines.cli", "--log-format", "json", "--log-level", "INFO",
+            "stream", "--bootstrap-servers", self.bootstrap, "--storage", f"s3://{self.bucket}",
+            "--model", str(self.model), "--group-id", self.group, "--create-topics",
+            "--uploaded-topic", self.topics["video.uploaded"],
+            "--ready-topic", self.topics["captions.ready"],
+            "--failed-topic", self.topics["captions.failed"],
+            "--max-batch-wait", "0.5", "--metrics-port", str(self.metrics_port),
+            "--kafka-option", "session.timeout.ms=6000", *extra,
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"stream-{self.group}.log", "a")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self.log, stderr=subprocess.STDOUT, text=True
+        )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout=timeout)
+        self.log.close()
+        return code
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode()
+
+    def log_text(self) -> str:
+        return Path(self.log.name).read_text()
+
+
+@contextmanager
+def running(service: Service, *extra: str) -> Iterator[Service]:
+    service.start(*extra)
+    try:
+        yield service
+    finally:
+        if service.alive():
+            service.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def service(
+    bootstrap_servers: str, bucket: str, scripted_model: Path, topic_prefix: str
+) -> Service:
+    return Service(
+        bootstrap_servers, bucket, scripted_model, topic_prefix, f"g-{uuid.uuid4().hex[:8]}"
+    )
+
+
+def upload(bucket: str, video_id: str, path: Path) -> str:
+    key = f"videos/{video_id}/{path.name}"
+    boto3.client("s3").upload_file(str(path), bucket, key)
+    return f"s3://{bucket}/{key}"
+
+
+def publish(bootstrap: str, topic: str, messages: list[tuple[str | None, bytes]]) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for key, value in messages:
+        producer.produce(topic, key=key, value=value)
+    assert producer.flush(30) == 0
+
+
+def upload_event(video_id: str, source: str) -> bytes:
+    return json.dumps(
+        {"event_id": str(uuid.uuid4()), "video_id": video_id, "source": source,
+         "occurred_at": "2026-11-26T10:00:00Z"}
+    ).encode()  # fmt: skip
+
+
+def collect(
+    bootstrap: str, topics: list[str], done: Callable[[list[dict[str, Any]]], bool], timeout: float
+) -> list[dict[str, Any]]:
+    """Every event on `topics` from the beginning, until `done(events)` or the timeout."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex[:6]}",
+         "enable.auto.commit": False, "auto.offset.reset": "earliest"}
+    )  # fmt: skip
+    partitions = []
+    for topic in topics:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        partitions += [TopicPartition(topic, p, 0) for p in metadata.partitions]
+    consumer.assign(partitions)
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not done(events):
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            event = json.loads(message.value())
+            event["_topic"] = message.topic()
+            event["_key"] = message.key().decode() if message.key() else None
+            events.append(event)
+    finally:
+        consumer.close()
+    return events
+
+
+def wait_for_topics(bootstrap: str, topics: list[str], timeout: float = 60) -> None:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "probe"})
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            found = consumer.list_topics(timeout=5).topics
+            if all(t in found and found[t].partitions for t in topics):
+                return
+            time.sleep(0.2)
+    finally:
+        consumer.close()
+    raise AssertionError(f"topics {topics} never appeared")
+
+
+def s3_keys(bucket: str, prefix: str) -> list[str]:
+    pages = (
+        boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    )
+    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+
+def s3_text(bucket: str, key: str) -> str:
+    return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+
+
+def test_round_trip_answers_every_upload_and_keeps_running(service: Service, media, script) -> None:  # type: ignore[no-untyped-def]
+    messages: list[tuple[str | None, bytes]] = []
+    kinds = {**GOOD, **{k: (kind, {"name": name}) for k, (kind, name, _) in BROKEN.items()}}
+    for video_id, (kind, opts) in kinds.items():
+        path = media(kind, **{**opts, "name": f"{video_id}-{opts['name']}"})
+        messages.append((video_id, upload_event(video_id, upload(service.bucket, video_id, path))))
+    malformed: list[tuple[str | None, bytes]] = [
+        ("bad-json", b"{not json"),
+        ("missing", json.dumps({"event_id": "e1", "video_id": "missing"}).encode()),
+        (None, upload_event("../../etc/passwd", f"s3://{service.bucket}/videos/x/x.mp4")),
+        ("s-gone", upload_event("s-gone", f"s3://{service.bucket}/videos/s-gone/none.mp4")),
+    ]
+    with running(service):
+        wait_for_topics(service.bootstrap, list(service.topics.values()))
+        publish(service.bootstrap, service.topics["video.uploaded"], messages + malformed)
+        expected = len(GOOD) + len(BROKEN) + len(malformed)
+        events = collect(
+            service.bootstrap,
+            [service.topics["captions.ready"], service.topics["captions.failed"]],
+            lambda e: len(e) >= expected,
+            timeout=240,
+        )
+        time.sleep(1.0)
+        assert service.alive(), service.log_text()[-3000:]
+        metrics = service.metrics()
+
+    ready = {e["video_id"]: e for e in events if e["status"] == "ready"}
+    failed = [e for e in events if e["status"] == "failed"]
+    assert set(ready) == set(GOOD), service.log_text()[-3000:]
+    assert len(failed) == len(BROKEN) + len(malformed) and len(events) == expected
+    codes = {e["video_id"]: e["error"]["code"] for e in failed if e["video_id"]}
+    assert {k: codes[k] for k in BROKEN} == {k: code for k, (_, _, code) in BROKEN.items()}
+    assert codes["s-gone"] == "source_not_found"
+    invalid = [e for e in failed if e["error"]["code"] == "invalid_event"]
+    assert len(invalid) == 3  # bad JSON, missing fields, unsafe id
+    assert all(e["raw"] for e in invalid)
+    assert not [k for k in s3_keys(service.bucket, "") if "passwd" in k or k.startswith("etc")]
+    for video_id, event in ready.items():
+        assert event["_topic"] == service.topics["captions.ready"] and event["_key"] == video_id
+        vtt_track = next(t for t in event["tracks"] if t["format"] == "vtt")
+        key = vtt_track["uri"].split(f"s3://{service.bucket}/", 1)[1]
+        vtt = s3_text(service.bucket, key)
+        words = [
+            w
+            for line in vtt.splitlines()
+            if line and "-->" not in line and line != "WEBVTT" and not line.startswith("Language:")
+            for w in line.split()
+        ]
+        assert check_vtt_text(vtt, list(script) * max(1, len(words) // len(script))) == [], video_id
+        manifest = json.loads(s3_text(service.bucket, f"captions/{video_id}/manifest.json"))
+        assert manifest["status"] == "ready" and manifest["source"].startswith("s3://")
+    assert "autocaption_videos_ready_total 9" in metrics
+    assert "autocaption_events_invalid_total 3" in metrics
+
+
+def test_kill_9_mid_batch_loses_nothing_and_replays_under_the_same_event_id(
+    service: Service, media
+) -> None:  # type: ignore[no-untyped-def]
+    ids = [f"crash-{i:02d}" for i in range(12)]
+    path = media("mp4", name="crash.mp4", clip="speech_b")
+    messages = [(v, upload_event(v, upload(service.bucket, v, path))) for v in ids]
+    ready_topic = service.topics["captions.ready"]
+    with running(service, "--max-batch-records", "3"):
+        wait_for_topics(service.bootstrap, list(service.topics.values()))
+        publish(service.bootstrap, service.topics["video.uploaded"], messages)
+        first = collect(service.bootstrap, [ready_topic], lambda e: len(e) >= 2, timeout=120)
+        assert first, service.log_text()[-3000:]
+        service.stop(signal.SIGKILL)
+    with running(service, "--max-batch-records", "3"):
+        events = collect(
+            service.bootstrap,
+            [ready_topic],
+            lambda e: {x["video_id"] for x in e} >= set(ids),
+            timeout=180,
+        )
+        assert service.alive()
+    by_video: dict[str, set[str]] = {}
+    for event in events:
+        by_video.setdefault(event["video_id"], set()).add(event["event_id"])
+    assert set(by_video) == set(ids), service.log_text()[-3000:]
+    assert all(len(event_ids) == 1 for event_ids in by_video.values())  # replays share the id
+    for video_id in ids:
+        assert s3_keys(service.bucket, f"captions/{video_id}/") == [
+            f"captions/{video_id}/{name}"
+            for name in ("en.srt", "en.vtt", "manifest.json", "transcript.json")
+        ]
+
+
+def test_sigterm_finishes_the_batch_and_stops_cleanly(service: Service, media) -> None:  # type: ignore[no-untyped-def]
+    path = media("wav", name="term.wav", clip="speech_b")
+    messages = [(v, upload_event(v, upload(service.bucket, v, path))) for v in ("term-a", "term-b")]
+    with running(service):
+        wait_for_topics(service.bootstrap, list(service.topics.values()))
+        publish(service.bootstrap, service.topics["video.uploaded"], messages)
+        collect(
+            service.bootstrap,
+            [service.topics["captions.ready"]],
+            lambda e: len(e) >= 2,
+            timeout=120,
+        )
+        assert service.stop(signal.SIGTERM) == 0
+    assert '"event": "stopped"' in service.log_text()
+
+
+def test_burst_of_200_uploads_is_answered_with_bounded_memory(service: Service, media) -> None:  # type: ignore[no-untyped-def]
+    path = media("wav", name="burst.wav", clip="speech_b")
+    source = upload(service.bucket, "burst", path)
+    ids = [f"burst-{i:03d}" for i in range(200)]
+    with running(service, "--max-batch-records", "50"):
+        wait_for_topics(service.bootstrap, list(service.topics.values()))
+        started = time.monotonic()
+        publish(
+            service.bootstrap,
+            service.topics["video.uploaded"],
+            [(v, upload_event(v, source)) for v in ids],
+        )
+        events = collect(
+            service.bootstrap,
+            [service.topics["captions.ready"], service.topics["captions.failed"]],
+            lambda e: len(e) >= len(ids),
+            timeout=400,
+        )
+        seconds = time.monotonic() - started
+        assert service.process is not None
+        status = Path(f"/proc/{service.process.pid}/status").read_text()
+        peak_kib = int(
+            next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+        )
+    assert {e["video_id"] for e in events if e["status"] == "ready"} == set(ids)
+    peak_mib = peak_kib / 1024
+    print(f"burst: 200 uploads answered in {seconds:.1f} s, service peak RSS {peak_mib:.0f} MiB")
+    assert peak_kib < 1536 * 1024

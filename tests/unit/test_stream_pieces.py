@@ -1,0 +1,95 @@
+"""The stream service's pure pieces: parsing uploads, answering events, metrics text."""
+
+from __future__ import annotations
+
+import json
+
+from apache_beam.pvalue import TaggedOutput
+
+from connectors.kafka import KafkaConfig, KafkaRecord
+from connectors.prometheus import ServiceMetrics
+from pipelines.caption_stream import ParseUploads, StreamSettings, Topics, caption_event
+from schemas.errors import ErrorCode, Failure
+from schemas.events import TrackRef, UploadRequest
+from transforms.caption import CaptionOptions, CaptionResult
+
+SETTINGS = StreamSettings(KafkaConfig("127.0.0.1:1"), CaptionOptions(storage_url="s3://bucket"))
+
+
+def _record(value: bytes, key: bytes | None = b"v1") -> KafkaRecord:
+    return KafkaRecord("video.uploaded", 0, 7, key, value, 0)
+
+
+def _event(**fields: object) -> bytes:
+    base = {"event_id": "e1", "video_id": "v1", "source": "s3://bucket/videos/v1/a.mp4"}
+    return json.dumps({**base, **fields}).encode()
+
+
+def test_a_valid_upload_becomes_a_request() -> None:
+    (request,) = ParseUploads(SETTINGS).process(_record(_event(language="de")))
+    assert request == UploadRequest("v1", "s3://bucket/videos/v1/a.mp4", "de", (), "e1")
+
+
+def test_bad_messages_become_invalid_event_answers_with_the_raw_message() -> None:
+    bad = [b"{nope", _event(video_id="../../etc/passwd"), _event(source="http://x/y.mp4"), b""]
+    for raw in bad:
+        (out,) = ParseUploads(SETTINGS).process(_record(raw))
+        assert isinstance(out, TaggedOutput)
+        topic, key, value = out.value
+        event = json.loads(value)
+        assert topic == "captions.failed" and event["status"] == "failed"
+        assert event["error"]["code"] == "invalid_event"
+        assert event["raw"] == raw.decode()
+        assert key in (None, "v1")
+
+
+def test_file_sources_need_a_file_root() -> None:
+    (out,) = ParseUploads(SETTINGS).process(_record(_event(source="file:///tmp/a.mp4")))
+    assert isinstance(out, TaggedOutput)
+    assert "--file-root" in json.loads(out.value[2])["error"]["message"]
+
+
+def test_ready_event_id_is_the_same_for_a_replay() -> None:
+    request = UploadRequest("v1", "s3://bucket/videos/v1/a.mp4", event_id="e1")
+    track = TrackRef("en", "captions", "vtt", "s3://bucket/captions/v1/en.vtt")
+    result = CaptionResult(
+        "v1",
+        request.source,
+        "ready",
+        "s3://bucket/captions/v1/manifest.json",
+        "en",
+        12.0,
+        3,
+        (track,),
+        request=request,
+        model="small",
+    )
+    topic, key, first = caption_event(result, Topics(), "1.0/small")
+    _, _, again = caption_event(result, Topics(), "1.0/small")
+    _, _, other_model = caption_event(result, Topics(), "1.0/large-v3")
+    assert (topic, key) == ("captions.ready", "v1")
+    assert json.loads(first)["event_id"] == json.loads(again)["event_id"]
+    assert json.loads(first)["event_id"] != json.loads(other_model)["event_id"]
+    assert json.loads(first)["tracks"][0]["uri"].endswith("en.vtt")
+
+
+def test_media_failure_answers_on_the_failed_topic_with_its_code() -> None:
+    request = UploadRequest("v1", "s3://bucket/videos/v1/a.mp4", event_id="e1")
+    failure = Failure("v1", ErrorCode.NO_AUDIO_STREAM, "no audio stream", request.source)
+    result = CaptionResult("v1", request.source, "failed", "m", failure=failure, request=request)
+    topic, key, value = caption_event(result, Topics(failed="f"), "1")
+    event = json.loads(value)
+    assert (topic, key) == ("f", "v1")
+    assert event["error"]["code"] == "no_audio_stream" and event["upload_event_id"] == "e1"
+
+
+def test_metrics_render_as_prometheus_counters() -> None:
+    metrics = ServiceMetrics()
+    metrics.record_batch(5, 1.5, {"videos_ready": 4, "events_invalid": 1})
+    metrics.inc("batches_failed")
+    text = metrics.render()
+    assert "# TYPE autocaption_videos_ready_total counter" in text
+    assert "autocaption_videos_ready_total 4\n" in text
+    assert "autocaption_records_total 5\n" in text
+    assert "autocaption_batches_failed_total 1\n" in text
+    assert "autocaption_last_batch_records 5\n" in text
