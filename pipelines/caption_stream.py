@@ -144,14 +144,18 @@ def build_batch(pipeline: beam.Pipeline, settings: StreamSettings, ranges: Seque
     )
 
 
-def build_unbounded(pipeline: beam.Pipeline, settings: StreamSettings) -> None:
-    """The whole service as one streaming pipeline (Flink and other streaming runners)."""
-    _ = (
-        pipeline
-        | "ReadUploads"
-        >> ReadFromKafka(settings.kafka, topics=[settings.topics.uploaded], unbounded=True)
-        | "CaptionUploads" >> CaptionUploads(settings)
+def build_unbounded(
+    pipeline: beam.Pipeline, settings: StreamSettings, stop_after_idle_s: float | None = None
+) -> None:
+    """The whole service as one streaming pipeline (Flink and other streaming runners).
+    `stop_after_idle_s` drains and ends it after that long without uploads."""
+    read = ReadFromKafka(
+        settings.kafka,
+        topics=[settings.topics.uploaded],
+        unbounded=True,
+        stop_after_idle_s=stop_after_idle_s,
     )
+    _ = pipeline | "ReadUploads" >> read | "CaptionUploads" >> CaptionUploads(settings)
 
 
 class Shutdown:

@@ -332,7 +332,8 @@ def run_stream(args: argparse.Namespace, beam_args: list[str]) -> int:
         log.info("metrics on :%d/metrics", server.server_address[1])
     if args.runner.lower() not in LOCAL_RUNNERS:
         pipeline = make_pipeline(args.runner, [*beam_args, "--streaming"])
-        build_unbounded(pipeline, settings)
+        idle = float(args.exit_when_idle) if args.exit_when_idle is not None else None
+        build_unbounded(pipeline, settings, stop_after_idle_s=idle)
         pipeline.run().wait_until_finish()
         return 0
     shutdown = Shutdown()

@@ -80,6 +80,13 @@ class Service:
             command, env=env, stdout=self.log, stderr=subprocess.STDOUT, text=True
         )
 
+    def wait(self, timeout: float) -> int:
+        """Wait for the service to end by itself (`--exit-when-idle`)."""
+        assert self.process is not None
+        code = self.process.wait(timeout=timeout)
+        self.log.close()
+        return code
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -325,3 +332,26 @@ def test_burst_of_200_uploads_is_answered_with_bounded_memory(service: Service, 
     peak_mib = peak_kib / 1024
     print(f"burst: 200 uploads answered in {seconds:.1f} s, service peak RSS {peak_mib:.0f} MiB")
     assert peak_kib < 1536 * 1024
+
+
+def test_the_unbounded_graph_runs_on_the_portable_runner(service: Service, media) -> None:  # type: ignore[no-untyped-def]
+    """The Flink shape: one streaming pipeline over the unbounded source, drained when idle."""
+    path = media("webm", name="unbounded.webm", clip="speech_b")
+    good = ("u-good", upload_event("u-good", upload(service.bucket, "u-good", path)))
+    gone = ("u-gone", upload_event("u-gone", f"s3://{service.bucket}/videos/u-gone/x.mp4"))
+    publish(service.bootstrap, service.topics["video.uploaded"], [good, gone, ("u-bad", b"[]")])
+    service.start(
+        "--runner", "PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK",
+        "--exit-when-idle", "4",
+    )  # fmt: skip
+    assert service.wait(timeout=240) == 0, service.log_text()[-3000:]
+    events = collect(
+        service.bootstrap, [service.topics["captions.ready"], service.topics["captions.failed"]],
+        lambda e: len(e) >= 3, timeout=30,
+    )  # fmt: skip
+    answers = {e["_key"]: (e["status"], (e.get("error") or {}).get("code")) for e in events}
+    assert answers == {
+        "u-good": ("ready", None),
+        "u-gone": ("failed", "source_not_found"),
+        "u-bad": ("failed", "invalid_event"),
+    }
