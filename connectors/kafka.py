@@ -801,6 +801,44 @@ def produce_once(
         raise KafkaDeliveryError(f"{topic}: {reason}")
 
 
+class EventPublisher:
+    """A long-lived idempotent producer for a service that publishes one event per request.
+
+    `publish` waits for the broker's acknowledgement and raises `KafkaDeliveryError` when none
+    comes within `timeout_s` (librdkafka gives up on the message at the same time, so a
+    message reported as failed is not delivered later). Thread-safe; `close` flushes.
+    """
+
+    def __init__(self, config: KafkaConfig, timeout_s: float = 10.0) -> None:
+        options = dict(config.options)
+        timeout_ms = options.get("message.timeout.ms", options.get("delivery.timeout.ms"))
+        self.timeout_s = float(timeout_ms) / 1000 if timeout_ms else timeout_s
+        self._producer = Producer(
+            config.producer_config(**{"message.timeout.ms": int(self.timeout_s * 1000)})
+        )
+
+    def publish(self, topic: str, key: str | bytes | None, value: bytes) -> None:
+        done = threading.Event()
+        errors: list[str] = []
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                errors.append(error.str())
+            done.set()
+
+        _produce(self._producer, topic, _as_bytes(key), value, on_delivery)
+        deadline = time.monotonic() + self.timeout_s + 5.0
+        # Any thread's poll serves every callback, so each waits for its own message only.
+        while not done.is_set() and time.monotonic() < deadline:
+            self._producer.poll(0.05)
+        if errors or not done.is_set():
+            reason = errors[0] if errors else f"not acknowledged within {self.timeout_s} s"
+            raise KafkaDeliveryError(f"{topic}: {reason}")
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        self._producer.flush(timeout_s)
+
+
 def ensure_topics(config: KafkaConfig, topics: Sequence[str], partitions: int = 3) -> None:
     """Creates the topics that do not exist yet (replication: the broker's default)."""
     admin = AdminClient(config.admin_config())
@@ -819,6 +857,7 @@ def ensure_topics(config: KafkaConfig, topics: Sequence[str], partitions: int = 
 
 __all__ = [
     "BatchPlanner",
+    "EventPublisher",
     "KafkaConfig",
     "KafkaDeliveryError",
     "KafkaReadError",

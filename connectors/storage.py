@@ -25,6 +25,8 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol, cast, runtime_checkable
 from urllib.parse import unquote, urlsplit
@@ -121,6 +123,15 @@ def manifest_key(video_id: str, root: str = CAPTIONS_ROOT) -> str:
 # --- stores -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What an HTTP origin needs to know of an object without reading it."""
+
+    size: int
+    etag: str  # opaque, without quotes; changes whenever the content does
+    modified: datetime  # UTC
+
+
 @runtime_checkable
 class ObjectStore(Protocol):
     """A flat namespace of byte objects under `url`; writes replace whole objects atomically."""
@@ -146,6 +157,15 @@ class ObjectStore(Protocol):
 
     def open_read(self, key: str) -> BinaryIO:
         """A binary stream of the object (close it); `FileNotFoundError` if absent."""
+        ...
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Size, ETag and modification time; `FileNotFoundError` if absent."""
+        ...
+
+    def open_range(self, key: str, start: int, end: int) -> BinaryIO:
+        """A binary stream of bytes `start`..`end` (inclusive, 0 <= start <= end < size) of
+        the object, read lazily (close it); `FileNotFoundError` if absent."""
         ...
 
     def exists(self, key: str) -> bool: ...
@@ -236,6 +256,24 @@ class FileStore:
         if not path.is_file():
             raise FileNotFoundError(f"no object {key!r} in {self.url}")
         return open(path, "rb")
+
+    def stat(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"no object {key!r} in {self.url}")
+        st = path.stat()
+        # Writes are atomic renames, so size and mtime change with every new version.
+        return ObjectInfo(
+            st.st_size,
+            f"{st.st_size:x}-{st.st_mtime_ns:x}",
+            datetime.fromtimestamp(st.st_mtime, UTC),
+        )
+
+    def open_range(self, key: str, start: int, end: int) -> BinaryIO:
+        _check_range(start, end)
+        stream = self.open_read(key)
+        stream.seek(start)
+        return cast(BinaryIO, _BoundedReader(stream, end - start + 1))
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -402,6 +440,25 @@ class S3Store:
         with self.open_read(key) as body:
             return body.read()
 
+    def stat(self, key: str) -> ObjectInfo:
+        name = self._key(key)
+        with self._errors(key):
+            head = self.client.head_object(Bucket=self.bucket, Key=name)
+        return ObjectInfo(
+            int(head["ContentLength"]),
+            str(head.get("ETag", "")).strip('"'),
+            head["LastModified"].astimezone(UTC),
+        )
+
+    def open_range(self, key: str, start: int, end: int) -> BinaryIO:
+        _check_range(start, end)
+        name = self._key(key)
+        with self._errors(key):
+            response = self.client.get_object(
+                Bucket=self.bucket, Key=name, Range=f"bytes={start}-{end}"
+            )
+        return cast(BinaryIO, response["Body"])
+
     def exists(self, key: str) -> bool:
         name = self._key(key)
         try:
@@ -435,6 +492,72 @@ class S3Store:
         name = self._key(key)
         with self._errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=name)
+
+
+def _check_range(start: int, end: int) -> None:
+    if start < 0 or end < start:
+        raise ValueError(f"bad byte range {start}-{end}")
+
+
+class _BoundedReader:
+    """At most `left` bytes of an open file, then end of stream; closes the file."""
+
+    def __init__(self, stream: BinaryIO, left: int) -> None:
+        self._stream = stream
+        self._left = left
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._stream.read(size)
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> _BoundedReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class UploadSpool:
+    """A request body on its way to a store: written chunk by chunk into a temporary file
+    (never held in memory), refused past `max_bytes`, then `put_file`d. Use it as a context
+    manager; the temporary file is deleted on exit.
+    """
+
+    def __init__(self, max_bytes: int, tmp_dir: str | None = None) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        handle, name = tempfile.mkstemp(prefix="autocaption-upload-", dir=tmp_dir)
+        self.path = Path(name)
+        self._out: BinaryIO = os.fdopen(handle, "wb")
+
+    def write(self, chunk: bytes) -> None:
+        """Append `chunk`; `OverflowError` (nothing written) when it would pass `max_bytes`."""
+        if self.size + len(chunk) > self.max_bytes:
+            raise OverflowError(f"body is over {self.max_bytes} bytes")
+        self._out.write(chunk)
+        self.size += len(chunk)
+
+    def store(self, store: ObjectStore, key: str, content_type: str | None = None) -> str:
+        """Put what was written at `key` in `store`; returns the object's URI."""
+        self._out.flush()
+        return store.put_file(key, self.path, content_type)
+
+    def close(self) -> None:
+        self._out.close()
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> UploadSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 _SESSION_LOCK: Final = threading.Lock()

@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -185,6 +186,45 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--language", help="spoken language code (default: detect)")
     publish.add_argument("--translate-to", default="", help="'en' for an English track too")
     publish.set_defaults(run=run_publish)
+
+    serve = commands.add_parser(
+        "serve",
+        help="the HTTP gateway: uploads, status, video and caption origin, player page",
+        description="Serve the HTTP API: POST /v1/videos stores an upload and publishes its "
+        "video.uploaded event; GET /v1/videos/{id} (status), /source, /captions/{lang}.vtt|.srt, "
+        "/watch/{id}, /healthz, /openapi.json. SIGTERM stops it gracefully.",
+    )
+    serve.add_argument("--storage", **_required_env("storage"), help="storage URL (as `stream`)")
+    add_kafka_options(serve)
+    serve.add_argument("--host", default=env_default("host", "0.0.0.0"), help="default 0.0.0.0")
+    serve.add_argument(
+        "--port", type=int, default=int(env_default("port", 8080)), help="default 8080"
+    )
+    serve.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="key required for uploads (Authorization: Bearer KEY); repeat or comma-separate "
+        "several to rotate keys; env AUTOCAPTION_API_KEY. None: uploads are open",
+    )
+    serve.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=int(env_default("max_upload_bytes", 2 * 2**30)),
+        help="largest accepted upload (default 2 GiB); larger bodies get 413",
+    )
+    serve.add_argument(
+        "--public-url",
+        default=env_default("public_url", None),
+        help="base URL for the URLs in answers, e.g. https://captions.example.com "
+        "(default: from each request)",
+    )
+    serve.set_defaults(run=run_serve)
+
+    from pipelines.caption_backfill import add_command as add_backfill_command
+
+    add_backfill_command(commands)
     return parser
 
 
@@ -399,6 +439,53 @@ def run_publish(args: argparse.Namespace, beam_args: list[str]) -> int:
     return 0
 
 
+def run_serve(args: argparse.Namespace, beam_args: list[str]) -> int:
+    import uvicorn
+
+    from connectors.kafka import ensure_topics
+    from gateway.app import GatewaySettings, create_app
+
+    if beam_args:
+        raise UsageError(f"unknown options: {' '.join(beam_args)}")
+    keys = [
+        k.strip() for item in args.api_key or [env_default("api_key", "")] for k in item.split(",")
+    ]
+    if args.max_upload_bytes < 1 or not 0 <= args.port < 65536:
+        raise UsageError("--max-upload-bytes must be >= 1 and --port 0-65535")
+    settings = GatewaySettings(
+        storage=args.storage,
+        kafka=kafka_config(args),
+        uploaded_topic=args.uploaded_topic,
+        api_keys=tuple(k for k in keys if k),
+        max_upload_bytes=args.max_upload_bytes,
+        public_url=args.public_url,
+    )
+    try:
+        app = create_app(settings)
+    except ValueError as exc:
+        raise UsageError(f"--storage: {exc}") from None
+    if args.create_topics:
+        ensure_topics(settings.kafka, [args.uploaded_topic, args.ready_topic, args.failed_topic])
+    # Request lines are the gateway's own (autocaption.gateway, INFO), whatever --log-level says.
+    gateway_log = logging.getLogger("autocaption.gateway")
+    gateway_log.setLevel(min(logging.INFO, logging.getLogger().level))
+    if not settings.api_keys:
+        log.warning("serve: no --api-key given: anyone can upload")
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,  # our logging setup (text or JSON) stays in charge
+        access_log=False,  # the gateway logs each request itself
+        timeout_graceful_shutdown=30,
+    )
+    # uvicorn handles SIGTERM (stop accepting, finish requests) and then raises it again under
+    # the handler it found; with this one in place, a graceful stop exits 0, as `stream` does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    uvicorn.Server(config).run()
+    return 0
+
+
 class Progress:
     """Per-file and overall progress on a terminal (stderr); silent otherwise."""
 
@@ -412,11 +499,26 @@ class Progress:
         if event == "chunk":
             self.chunks[video_id] = detail["index"]
             self._status(f"{video_id}: {detail['index']} speech chunks decoded")
-        elif event in ("ready", "failed"):
+        elif event in ("ready", "failed", "skipped"):
             self.finished += 1
-            result = detail["result"]
-            what = f"{result.cues} cues" if event == "ready" else result.failure.code
-            self._line(f"[{self.finished}/{self.total}] {video_id}: {event} ({what})")
+            result: Any = detail.get("result")
+            if event == "ready":
+                what = f" ({result.cues} cues)"
+            elif event == "failed":
+                what = f" ({result.failure.code})"
+            else:
+                what = " (already captioned)"
+            self._line(f"[{self.finished}/{self.total}] {video_id}: {event}{what}{self._eta()}")
+
+    def _eta(self) -> str:
+        """Time left at the pace so far (once anything has finished)."""
+        left = self.total - self.finished
+        if not self.finished or not left:
+            return ""
+        seconds = (time.monotonic() - self.started) / self.finished * left
+        return (
+            f", about {seconds / 60:.0f} min left" if seconds >= 90 else f", ~{seconds:.0f} s left"
+        )
 
     def done(self, ready: int, failed: int, seconds: float) -> None:
         self._line(f"{ready} ready, {failed} failed in {seconds:.1f} s")
@@ -431,5 +533,18 @@ class Progress:
         sys.stderr.flush()
 
 
+def entry() -> None:
+    """The console script: run, flush, and leave without interpreter teardown.
+
+    Native libraries' thread pools (CTranslate2, ONNX Runtime, Arrow) can abort the process
+    while Python tears down ("terminate called without an active exception", exit 134) after
+    all work is done; every output is already durable here, so skip that teardown."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

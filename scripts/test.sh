@@ -9,5 +9,22 @@ ruff check .
 ruff format --check .
 echo "== mypy" >&2
 mypy schemas connectors transforms pipelines gateway
+# Tests use a few Debian programs: Chromium for the browser tests, docker-compose (config
+# validation only, no engine) and nginx (`nginx -t` of the cache config). Install what is
+# missing; no test is skipped.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing ${missing[*]} (Debian packages the tests use)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "error: the tests need these Debian packages: ${missing[*]}" >&2
+    echo "install them as root: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
 echo "== pytest" >&2
 pytest "$@"

@@ -17,6 +17,12 @@ def scripted_model() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_scripted_model() -> Path:
+    """The same script at real whisper-tiny dimensions: honest engine timings."""
+    return cached_whisper_model("tiny")
+
+
+@pytest.fixture(scope="session")
 def script() -> tuple[str, ...]:
     return DEFAULT_SCRIPT
 

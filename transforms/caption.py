@@ -174,6 +174,7 @@ class ReuseExisting(beam.DoFn):
             manifest = self._ready_manifest(request)
             if manifest is not None:
                 self.reused.inc()
+                _progress("skipped", request.video_id)
                 uri = self.store.uri(manifest_key(request.video_id, self.options.captions_root))
                 yield beam.pvalue.TaggedOutput(REUSED, result_from_manifest(manifest, uri, request))
                 return

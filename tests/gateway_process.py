@@ -1,0 +1,73 @@
+"""`autocaption serve` as a subprocess on a free port, started as a user starts it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.services import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Gateway:
+    """One gateway process; `url` is its base URL once `start` returned."""
+
+    def __init__(self, bootstrap: str, storage: str, uploaded_topic: str, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.command = [
+            sys.executable, "-m", "pipelines.cli", "--log-format", "json",
+            "serve", "--storage", storage, "--bootstrap-servers", bootstrap,
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--uploaded-topic", uploaded_topic, *extra,
+        ]  # fmt: skip
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"gateway-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 30) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited {self.process.returncode}: {self.log_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"gateway not up after {timeout_s} s: {self.log_text()}")
+
+    def stop(self, timeout_s: float = 30) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@contextmanager
+def serving(gateway: Gateway) -> Iterator[Gateway]:
+    gateway.start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
