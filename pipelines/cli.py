@@ -66,6 +66,7 @@ _configure_logging(os.environ.get("AUTOCAPTION_LOG_LEVEL", "WARNING"))
 from pipelines.options import (  # noqa: E402
     UsageError,
     add_common_options,
+    add_option,
     caption_options,
     env_default,
     make_pipeline,
@@ -134,39 +135,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_kafka_options(stream)
     stream.add_argument("--storage", **_required_env("storage"), help="storage URL for tracks")
-    stream.add_argument(
+    add_option(
+        stream,
         "--max-batch-records",
         type=int,
-        default=int(env_default("max_batch_records", 50)),
+        default=50,
         help="uploads per micro-batch at most (local runner)",
     )
-    stream.add_argument(
+    add_option(
+        stream,
         "--max-batch-wait",
         type=float,
-        default=float(env_default("max_batch_wait", 2.0)),
+        default=2.0,
         help="seconds to gather a micro-batch after its first upload (local runner)",
     )
-    stream.add_argument(
+    add_option(
+        stream,
         "--file-root",
-        default=env_default("file_root", None),
+        default=None,
         help="accept file:// sources under this folder (by default only s3:// sources)",
     )
-    stream.add_argument(
+    add_option(
+        stream,
         "--max-source-bytes",
         type=int,
-        default=int(env_default("max_source_bytes", 8 * 2**30)),
+        default=8 * 2**30,
         help="largest s3:// source staged for decoding (default 8 GiB)",
     )
-    stream.add_argument(
+    add_option(
+        stream,
         "--metrics-port",
         type=int,
-        default=env_default("metrics_port", None),
+        default=None,
         help="serve Prometheus /metrics (and /healthz) on this port",
     )
-    stream.add_argument(
+    add_option(
+        stream,
         "--exit-when-idle",
         type=float,
-        default=env_default("exit_when_idle", None),
+        default=None,
         metavar="SECONDS",
         help="stop after this long without uploads (draining, tests)",
     )
@@ -196,10 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--storage", **_required_env("storage"), help="storage URL (as `stream`)")
     add_kafka_options(serve)
-    serve.add_argument("--host", default=env_default("host", "0.0.0.0"), help="default 0.0.0.0")
-    serve.add_argument(
-        "--port", type=int, default=int(env_default("port", 8080)), help="default 8080"
-    )
+    add_option(serve, "--host", default="0.0.0.0", help="default 0.0.0.0")
+    add_option(serve, "--port", type=int, default=8080, help="default 8080")
     serve.add_argument(
         "--api-key",
         action="append",
@@ -208,15 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="key required for uploads (Authorization: Bearer KEY); repeat or comma-separate "
         "several to rotate keys; env AUTOCAPTION_API_KEY. None: uploads are open",
     )
-    serve.add_argument(
+    add_option(
+        serve,
         "--max-upload-bytes",
         type=int,
-        default=int(env_default("max_upload_bytes", 2 * 2**30)),
+        default=2 * 2**30,
         help="largest accepted upload (default 2 GiB); larger bodies get 413",
     )
-    serve.add_argument(
+    add_option(
+        serve,
         "--public-url",
-        default=env_default("public_url", None),
+        default=None,
         help="base URL for the URLs in answers, e.g. https://captions.example.com "
         "(default: from each request)",
     )
@@ -239,7 +246,7 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--bootstrap-servers", **_required_env("bootstrap_servers"), help="Kafka brokers H:P,..."
     )
-    group.add_argument("--group-id", default=env_default("group_id", "autocaption"))
+    add_option(group, "--group-id", default="autocaption")
     group.add_argument(
         "--kafka-option",
         action="append",
@@ -247,9 +254,9 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="extra librdkafka setting for every client (repeatable), e.g. security.protocol=SSL",
     )
-    group.add_argument("--uploaded-topic", default=env_default("uploaded_topic", "video.uploaded"))
-    group.add_argument("--ready-topic", default=env_default("ready_topic", "captions.ready"))
-    group.add_argument("--failed-topic", default=env_default("failed_topic", "captions.failed"))
+    add_option(group, "--uploaded-topic", default="video.uploaded")
+    add_option(group, "--ready-topic", default="captions.ready")
+    add_option(group, "--failed-topic", default="captions.failed")
     group.add_argument(
         "--create-topics",
         action="store_true",

@@ -35,68 +35,83 @@ def env_default(name: str, default: Any) -> Any:
     return os.environ.get("AUTOCAPTION_" + name.upper().replace("-", "_"), default)
 
 
+def add_option(parser: Any, flag: str, *, default: Any = None, **kwargs: Any) -> None:
+    """`--some-flag`, whose default comes from AUTOCAPTION_SOME_FLAG when that is set (argparse
+    parses a string default with the option's `type`, exactly like a command-line value)."""
+    name = flag.lstrip("-").replace("-", "_")
+    parser.add_argument(flag, default=env_default(name, default), **kwargs)
+
+
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """The options DESIGN.md lists for every command that runs the captioning graph."""
     group = parser.add_argument_group("captioning")
-    group.add_argument(
+    add_option(
+        group,
         "--model",
-        default=env_default("model", DEFAULT_MODEL),
+        default=DEFAULT_MODEL,
         help="faster-whisper model name (downloaded on first use) or a local CTranslate2 folder "
         f"(default: {DEFAULT_MODEL})",
     )
-    group.add_argument(
+    add_option(
+        group,
         "--language",
-        default=env_default("language", "auto"),
+        default="auto",
         help="spoken language code (en, de, ...) or 'auto' to detect by a vote over speech chunks",
     )
-    group.add_argument(
+    add_option(
+        group,
         "--translate-to",
-        default=env_default("translate_to", ""),
+        default="",
         help="also make a translated track; Whisper translates into English only: 'en'",
     )
-    group.add_argument(
+    add_option(
+        group,
         "--formats",
-        default=env_default("formats", ",".join(FORMATS)),
+        default=",".join(FORMATS),
         help="comma-separated track formats: vtt,srt,json (default: all)",
     )
-    group.add_argument("--beam-size", type=int, default=int(env_default("beam_size", 5)))
-    group.add_argument(
+    add_option(group, "--beam-size", type=int, default=5)
+    add_option(
+        group,
         "--batch-size",
         type=int,
-        default=int(env_default("batch_size", 8)),
+        default=8,
         help="speech chunks per inference batch, across videos (default: 8)",
     )
-    group.add_argument("--device", default=env_default("device", "auto"), help="auto, cpu or cuda")
-    group.add_argument(
+    add_option(group, "--device", default="auto", help="auto, cpu or cuda")
+    add_option(
+        group,
         "--compute-type",
-        default=env_default("compute_type", "default"),
+        default="default",
         help="CTranslate2 compute type: default, int8, int8_float16, float16, float32",
     )
-    group.add_argument(
+    add_option(
+        group,
         "--cpu-threads",
         type=int,
-        default=int(env_default("cpu_threads", 0)),
+        default=0,
         help="CTranslate2 threads per model (0: its default)",
     )
-    group.add_argument(
+    add_option(
+        group,
         "--max-duration",
         type=float,
-        default=float(env_default("max_duration", 4 * 3600)),
+        default=4 * 3600,
         help="longest accepted media in seconds; longer fails with media_too_long (default 4 h)",
     )
-    group.add_argument(
-        "--max-chars-per-line", type=int, default=int(env_default("max_chars_per_line", 42))
-    )
-    group.add_argument("--max-lines", type=int, default=int(env_default("max_lines", 2)))
-    group.add_argument(
+    add_option(group, "--max-chars-per-line", type=int, default=42)
+    add_option(group, "--max-lines", type=int, default=2)
+    add_option(
+        group,
         "--runner",
-        default=env_default("runner", "DirectRunner"),
+        default="DirectRunner",
         help="Beam runner: DirectRunner (local, default), PortableRunner, FlinkRunner, ...",
     )
-    group.add_argument(
+    add_option(
+        group,
         "--reshuffle",
         choices=("auto", "on", "off"),
-        default=env_default("reshuffle", "auto"),
+        default="auto",
         help="spread one video's speech chunks over workers; auto: on for distributed runners, "
         "off locally, where it would hold the audio in memory",
     )
