@@ -19,6 +19,7 @@ from typing import Any
 
 import ctranslate2
 import numpy as np
+from apache_beam.metrics import Metrics
 from apache_beam.ml.inference import base as inference_base
 from apache_beam.ml.inference.base import ModelHandler
 from faster_whisper import WhisperModel
@@ -120,6 +121,7 @@ class WhisperModelHandler(ModelHandler[Chunk, ChunkTranscript, WhisperModel]):
     def __init__(self, settings: WhisperSettings) -> None:
         super().__init__()
         self.settings = settings
+        self.batch_sizes = Metrics.distribution("autocaption", "inference_batch_size")
 
     def load_model(self) -> WhisperModel:
         return load_whisper(self.settings)
@@ -139,6 +141,7 @@ class WhisperModelHandler(ModelHandler[Chunk, ChunkTranscript, WhisperModel]):
         model: WhisperModel,
         inference_args: dict[str, Any] | None = None,
     ) -> Iterable[ChunkTranscript]:
+        self.batch_sizes.update(len(batch))
         return transcribe_batch(model, list(batch), self.settings)
 
 
