@@ -1,12 +1,16 @@
-"""End-to-end latency of the stream service: `video.uploaded` published -> `captions.ready` read.
+"""The stream service end to end: `video.uploaded` published -> `captions.ready` read.
 
-    .venv/bin/python -m benchmarks.stream_latency --uploads 10 --dims tiny
+    .venv/bin/python -m benchmarks.stream_latency --uploads 10
 
-Starts a Tansu broker and a moto S3 server on loopback (as the tests do), the real
-`autocaption stream` service with an offline-built model, uploads a 30-second talk to S3 and
-publishes its event once per `--interval` seconds. Prints p50/p95/max latency, and the same
-for the pure captioning time of one upload (`autocaption caption` on the same file, minus the
-process start) so the service's own overhead can be read off.
+Starts a Tansu broker and a moto S3 server on loopback (as the tests do) and the real
+`autocaption stream` service with an offline-built model. Two measures:
+
+- latency: 30-second talks, uploaded to S3 and announced once per `--interval` seconds, tiny
+  model; p50/p95 from event to answer, minus the pure transcription time of one such upload
+  (decode + VAD chunking + inference in this process, the model already loaded);
+- control plane: events for a 1-second clip published as fast as possible, micro model;
+  answers per second from the first answer to the last (the first micro-batch's answers not
+  counted: its work came before the first answer).
 """
 
 from __future__ import annotations
@@ -15,34 +19,53 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from benchmarks.measure import (
+    AUTOCAPTION,
+    REPO,
+    Row,
+    Section,
+    Spread,
+    log,
+    percentile,
+    shown,
+    test_model,
+)
 from tests.fixtures.media import make_media
-from tests.fixtures.whisper_model import build_whisper_model
 from tests.services import free_port, kafka_broker, s3_server
 
+BUCKET = "bench"
+TARGET_OVERHEAD_S = 2.0
+TARGET_RATE = 50.0
+ANSWER_TIMEOUT_S = 300.0
+BURST_GAP_S = 0.25  # answers closer than this came from one micro-batch
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+@dataclass(frozen=True)
+class Service:
+    """A running `autocaption stream` and the endpoints a benchmark talks to."""
+
+    bootstrap: str
+    uploaded: str
+    answers: tuple[str, str]  # ready, failed
+    command: list[str]
+    s3: Any
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--uploads", type=int, default=10)
-    parser.add_argument("--interval", type=float, default=1.0)
-    parser.add_argument("--dims", default="micro", choices=("micro", "tiny"))
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="autocaption-latency-"))
-    model = build_whisper_model(work / "model", dims=args.dims)
-    talk = make_media("mp4", work, name="talk30.mp4", duration_s=30.0)
+@contextmanager
+def stream_service(work: Path, dims: str, prefix: str, extra: list[str]) -> Iterator[Service]:
+    """Broker, S3 and the service with a `dims` model on topics named `<prefix>.*`."""
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "bench",
@@ -51,89 +74,236 @@ def main() -> None:
     }
     with kafka_broker() as bootstrap, s3_server() as endpoint:
         env["AWS_ENDPOINT_URL"] = endpoint
-        os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="bench")
-        service = subprocess.Popen(
-            [
-                sys.executable, "-m", "pipelines.cli", "stream", "--bootstrap-servers", bootstrap,
-                "--storage", "s3://bench", "--model", str(model), "--create-topics",
-                "--max-batch-wait", "0.2", "--kafka-option", "session.timeout.ms=6000",
-                "--metrics-port", str(free_port()),
-            ],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            latencies = run_uploads(bootstrap, s3, talk, args.uploads, args.interval)
-        finally:
-            service.terminate()
-            service.wait(timeout=60)
-    caption_times = []
-    for _ in range(3):
-        started = time.monotonic()
-        subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "caption", str(talk), "--out",
-             str(work / "out"), "--model", str(model)],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        caption_times.append(time.monotonic() - started)
-    print(
-        f"model dims {args.dims}; {args.uploads} uploads of a 30 s talk, one per {args.interval} s"
-    )
-    print("| measure | p50 | p95 | max |")
-    print("| --- | --- | --- | --- |")
-    for name, values in (
-        ("event -> captions.ready", latencies),
-        ("caption CLI, whole process", caption_times),
-    ):
-        print(
-            f"| {name} | {percentile(values, 0.5):.2f} s | {percentile(values, 0.95):.2f} s "
-            f"| {max(values):.2f} s |"
+        # A client of its own: exporting the endpoint would make the next s3_server() reuse it.
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+            region_name="us-east-1",
         )
+        s3.create_bucket(Bucket=BUCKET)
+        uploaded, ready, failed = (f"{prefix}.{t}" for t in ("uploaded", "ready", "failed"))
+        command = [
+            AUTOCAPTION, "stream", "--bootstrap-servers", bootstrap, "--storage",
+            f"s3://{BUCKET}", "--model", str(test_model(work, dims)), "--create-topics",
+            "--group-id", f"{prefix}-service", "--uploaded-topic", uploaded, "--ready-topic",
+            ready, "--failed-topic", failed, "--kafka-option", "session.timeout.ms=6000",
+            "--metrics-port", str(free_port()), *extra,
+        ]  # fmt: skip
+        with open(work / f"{prefix}-service.log", "wb") as service_log:
+            service = subprocess.Popen(
+                command, env=env, cwd=REPO, stdout=service_log, stderr=subprocess.STDOUT
+            )
+            try:
+                yield Service(bootstrap, uploaded, (ready, failed), command, s3)
+            finally:
+                service.terminate()
+                service.wait(timeout=120)
 
 
-def run_uploads(bootstrap: str, s3: object, talk: Path, count: int, interval: float) -> list[float]:
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-reader"})
-    deadline = time.monotonic() + 60
-    while "captions.ready" not in consumer.list_topics(timeout=5).topics:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the service never created its topics")
-        time.sleep(0.2)
-    partitions = (
-        consumer.list_topics("captions.ready", timeout=5).topics["captions.ready"].partitions
+class Answers:
+    """Reads `captions.ready` / `captions.failed` from their start; remembers arrival times."""
+
+    def __init__(self, service: Service) -> None:
+        self.consumer = Consumer(
+            {"bootstrap.servers": service.bootstrap, "group.id": f"reader-{uuid.uuid4()}"}
+        )
+        deadline = time.monotonic() + 60
+        while not set(service.answers) <= set(self.consumer.list_topics(timeout=5).topics):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the service never created its topics")
+            time.sleep(0.2)
+        metadata = self.consumer.list_topics(timeout=5).topics
+        self.consumer.assign(
+            [TopicPartition(t, p, 0) for t in service.answers for p in metadata[t].partitions]
+        )
+        self.ready_topic = service.answers[0]
+        self.at: dict[str, float] = {}  # video id -> when its answer was read
+        self.failed: set[str] = set()
+
+    def poll(self, wait: float) -> None:
+        for message in self.consumer.consume(num_messages=1000, timeout=wait):
+            if message.error():
+                continue
+            video_id = json.loads(message.value() or b"{}").get("video_id", "")
+            self.at.setdefault(video_id, time.monotonic())
+            if message.topic() != self.ready_topic:
+                self.failed.add(video_id)
+
+    def wait_for(self, video_ids: set[str], timeout_s: float = ANSWER_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not video_ids <= self.at.keys() and time.monotonic() < deadline:
+            self.poll(0.2)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def announce(producer: Producer, service: Service, video_id: str, key: str) -> None:
+    event = {"event_id": str(uuid.uuid4()), "video_id": video_id, "source": f"s3://{BUCKET}/{key}"}
+    producer.produce(service.uploaded, key=video_id, value=json.dumps(event).encode())
+
+
+def warm_up(service: Service, answers: Answers, producer: Producer, media: Path) -> None:
+    """One upload answered before the clock starts: the group has joined, the model is loaded."""
+    key = f"videos/warm-up/{media.name}"
+    service.s3.upload_file(str(media), BUCKET, key)
+    announce(producer, service, "warm-up", key)
+    producer.flush(10)
+    answers.wait_for({"warm-up"})
+    if "warm-up" not in answers.at:
+        raise RuntimeError("the service never answered the warm-up upload")
+
+
+def pure_transcription_s(media: Path, model: Path, repeats: int) -> Spread:
+    """Decode + VAD chunking + batched inference of `media` in this process, model loaded first.
+
+    The same functions and settings as the service (beam 5, batch 8, language detected)."""
+    from connectors.media import decode_pcm
+    from transforms.chunks import speech_chunks
+    from transforms.whisper import Chunk, WhisperSettings, load_whisper, transcribe_batch
+
+    settings = WhisperSettings(model=str(model))
+    whisper = load_whisper(settings)
+    times = []
+    for _ in range(repeats + 1):  # the first run warms caches and is dropped
+        started = time.monotonic()
+        chunks = [
+            Chunk("bench", i, "transcribe", None, audio)
+            for i, audio in enumerate(speech_chunks(decode_pcm(media)))
+        ]
+        for start in range(0, len(chunks), settings.batch_size):
+            transcribe_batch(whisper, chunks[start : start + settings.batch_size], settings)
+        times.append(time.monotonic() - started)
+    return Spread.of(times[1:])
+
+
+def measure_latency(work: Path, uploads: int, interval: float) -> tuple[list[float], Service]:
+    """Seconds from each `video.uploaded` to its answer, 30 s talks at one per `interval`."""
+    talk = make_media("mp4", work, name="talk30.mp4", duration_s=30.0)
+    with stream_service(work, "tiny", "latency", ["--max-batch-wait", "0.2"]) as service:
+        producer = Producer({"bootstrap.servers": service.bootstrap, "enable.idempotence": True})
+        answers = Answers(service)
+        warm_up(service, answers, producer, talk)
+        sent: dict[str, float] = {}
+        for i in range(uploads):
+            video_id = f"lat-{i:03d}"
+            key = f"videos/{video_id}/{talk.name}"
+            service.s3.upload_file(str(talk), BUCKET, key)
+            sent[video_id] = time.monotonic()
+            announce(producer, service, video_id, key)
+            producer.flush(10)
+            end = sent[video_id] + interval
+            while time.monotonic() < end:
+                answers.poll(0.05)
+        answers.wait_for(set(sent))
+        answers.close()
+    missing = set(sent) - answers.at.keys()
+    if missing or answers.failed & set(sent):
+        raise RuntimeError(f"uploads unanswered {sorted(missing)} or failed {answers.failed}")
+    return [answers.at[v] - sent[v] for v in sent], service
+
+
+def run_latency(work: Path, uploads: int, interval: float = 1.0) -> Section:
+    """p50/p95 event -> captions.ready, and the same minus one upload's pure transcription."""
+    latencies, service = measure_latency(work, uploads, interval)
+    pure = pure_transcription_s(work / "talk30.mp4", test_model(work, "tiny"), repeats=3)
+    p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
+    log(f"latency: p50 {p50:.2f} s, p95 {p95:.2f} s, pure transcription {pure.median:.2f} s")
+    section = Section("latency", commands=[shown(service.command)])
+    section.rows += [
+        Row("latency", "event -> captions.ready, p50 / p95", f"{p50:.2f} s / {p95:.2f} s"),
+        Row("latency", "pure transcription of one 30 s upload", pure.show()),
+        Row(
+            "latency",
+            "overhead p50 (p50 - pure)",
+            f"{p50 - pure.median:.2f} s (p95: {p95 - pure.median:.2f} s)",
+            f"<= {TARGET_OVERHEAD_S:g} s",
+            p50 - pure.median <= TARGET_OVERHEAD_S,
+        ),
+    ]
+    section.details += [
+        f"{uploads} uploads of a 30-second talk (`talk30.mp4`: one speech clip, then silence), "
+        f"one every {interval:g} s, each uploaded to S3 then announced; tiny-dimension model; "
+        "`--max-batch-wait 0.2`. One warm-up upload is answered before the clock starts.",
+        f"Latencies (s): {', '.join(f'{x:.2f}' for x in latencies)}; max {max(latencies):.2f} s.",
+        "Pure transcription: decode + `speech_chunks` + `transcribe_batch` of the file in the "
+        "benchmark process, model already loaded, same settings as the service (beam 5, "
+        f"language detected); median of 3 after one warm run: {pure.show()}.",
+    ]
+    return section
+
+
+def run_control(work: Path, uploads: int) -> Section:
+    """Answers per second for 1-second uploads published as fast as possible, micro model."""
+    clip = make_media("flac", work, name="speech1s.flac", duration_s=1.0)
+    with stream_service(work, "micro", "control", []) as service:
+        producer = Producer(
+            {"bootstrap.servers": service.bootstrap, "enable.idempotence": True, "linger.ms": 5}
+        )
+        answers = Answers(service)
+        warm_up(service, answers, producer, clip)
+        key = f"videos/control/{clip.name}"
+        service.s3.upload_file(str(clip), BUCKET, key)
+        video_ids = {f"cp-{i:05d}" for i in range(uploads)}
+        first_sent = time.monotonic()
+        for video_id in sorted(video_ids):
+            announce(producer, service, video_id, key)
+            producer.poll(0)
+        producer.flush(30)
+        published_s = time.monotonic() - first_sent
+        answers.wait_for(video_ids)
+        answers.close()
+    times = sorted(answers.at[v] for v in video_ids if v in answers.at)
+    failed = len(answers.failed & video_ids)
+    steady = steady_rate(times)
+    overall = len(times) / (times[-1] - first_sent) if times else 0.0
+    log(f"control plane: {steady:.1f} answers/s steady, {overall:.1f}/s overall")
+    section = Section("control", commands=[shown(service.command)])
+    section.rows.append(
+        Row(
+            "control plane",
+            "answered uploads per second (steady)",
+            f"{steady:.1f} /s ({overall:.1f} /s from the first event)",
+            f">= {TARGET_RATE:g} /s",
+            steady >= TARGET_RATE and len(times) == uploads and not failed,
+        )
     )
-    consumer.assign([TopicPartition("captions.ready", p, 0) for p in partitions])
-    time.sleep(6.0)  # let the service join its consumer group before the clock starts
-    sent: dict[str, float] = {}
-    latencies: dict[str, float] = {}
-    for i in range(count):
-        video_id = f"lat-{i:03d}"
-        key = f"videos/{video_id}/talk30.mp4"
-        s3.upload_file(str(talk), "bench", key)  # type: ignore[attr-defined]
-        event = {"event_id": str(uuid.uuid4()), "video_id": video_id, "source": f"s3://bench/{key}"}
-        sent[video_id] = time.monotonic()
-        producer.produce("video.uploaded", key=video_id, value=json.dumps(event).encode())
-        producer.flush(10)
-        end = time.monotonic() + interval
-        while time.monotonic() < end:
-            drain(consumer, sent, latencies, 0.05)
-    deadline = time.monotonic() + 300
-    while len(latencies) < count and time.monotonic() < deadline:
-        drain(consumer, sent, latencies, 0.5)
-    consumer.close()
-    return list(latencies.values())
+    section.details.append(
+        f"{uploads} events for one 1-second speech clip (`speech1s.flac`, uploaded to S3 once; "
+        f"each event a new video id), published in {published_s:.2f} s; micro model; service "
+        f"defaults (`--max-batch-records 50`, `--max-batch-wait 2`). Answered {len(times)} "
+        f"({failed} failed); first to last answer {times[-1] - times[0]:.1f} s; steady rate = "
+        "answers after the first micro-batch's burst / (last answer - first answer)."
+    )
+    return section
 
 
-def drain(
-    consumer: Consumer, sent: dict[str, float], latencies: dict[str, float], wait: float
-) -> None:
-    message = consumer.poll(wait)
-    if message is None or message.error():
-        return
-    video_id = json.loads(message.value())["video_id"]
-    if video_id in sent and video_id not in latencies:
-        latencies[video_id] = time.monotonic() - sent[video_id]
+def steady_rate(times: list[float], gap_s: float = BURST_GAP_S) -> float:
+    """Answers per second from the first answer to the last, not counting the first burst.
+
+    Answers come in bursts, one per micro-batch; the first burst's work happened before the
+    first answer, so counting it would credit a batch's worth of answers to no time."""
+    if len(times) < 2:
+        return 0.0
+    first_burst = 1
+    while first_burst < len(times) and times[first_burst] - times[first_burst - 1] < gap_s:
+        first_burst += 1
+    if first_burst == len(times):  # one burst: nothing steady to see
+        return 0.0
+    return (len(times) - first_burst) / (times[-1] - times[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--uploads", type=int, default=10)
+    parser.add_argument("--interval", type=float, default=1.0)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="autocaption-latency-"))
+    section = run_latency(work, args.uploads, args.interval)
+    for row in section.rows:
+        print(f"| {row.measure} | {row.value} | {row.target} {row.verdict} |")
 
 
 if __name__ == "__main__":
