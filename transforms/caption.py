@@ -18,10 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import apache_beam as beam
-from apache_beam.coders import PickleCoder
+from apache_beam.coders import PickleCoder, VarIntCoder
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import RunInference
-from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec
+from apache_beam.transforms.userstate import (
+    BagStateSpec,
+    CombiningValueStateSpec,
+    ReadModifyWriteStateSpec,
+)
 
 from connectors import media
 from connectors.storage import (
@@ -266,6 +270,8 @@ class AssembleVideo(beam.DoFn):
     repeated parts (the same upload twice in one batch) count once."""
 
     PARTS = BagStateSpec("parts", PickleCoder())
+    COUNT = CombiningValueStateSpec("count", VarIntCoder(), sum)
+    SUMMARY = ReadModifyWriteStateSpec("summary", PickleCoder())
     DONE = ReadModifyWriteStateSpec("done", PickleCoder())
 
     def __init__(self, options: CaptionOptions) -> None:
@@ -275,25 +281,35 @@ class AssembleVideo(beam.DoFn):
         self,
         element: tuple[str, Any],
         parts: Any = beam.DoFn.StateParam(PARTS),
+        count: Any = beam.DoFn.StateParam(COUNT),
+        summary_state: Any = beam.DoFn.StateParam(SUMMARY),
         done: Any = beam.DoFn.StateParam(DONE),
     ) -> Iterator[Any]:
         _, part = element
         if done.read():
             return
-        parts.add(part)
-        summary: VideoAudio | None = None
-        results: dict[tuple[int, str], ChunkTranscript | ChunkFailed] = {}
-        for p in parts.read():
-            if isinstance(p, VideoAudio):
-                summary = summary or p
-            else:
-                results.setdefault((p.index, p.task), p)
+        if isinstance(part, VideoAudio):
+            if summary_state.read() is None:
+                summary_state.write(part)
+        else:
+            parts.add(part)
+            count.add(1)
+        summary: VideoAudio | None = summary_state.read()
         if summary is None:
             return
-        if summary.failure is None and len(results) < summary.chunks * len(summary.tasks):
+        expected = summary.chunks * len(summary.tasks)
+        # the bag is read only once enough parts arrived, not once per chunk
+        if summary.failure is None and count.read() < expected:
             return
+        results: dict[tuple[int, str], ChunkTranscript | ChunkFailed] = {}
+        for p in parts.read():
+            results.setdefault((p.index, p.task), p)
+        if summary.failure is None and len(results) < expected:
+            return  # some parts were repeats; wait for the rest
         done.write(True)
         parts.clear()
+        count.clear()
+        summary_state.clear()
         try:
             yield self._finish(summary, list(results.values()))
         except Exception as exc:  # a bug in one video's assembly must not stop the others
