@@ -159,7 +159,8 @@ def warm_up(service: Service, answers: Answers, producer: Producer, media: Path)
 def pure_transcription_s(media: Path, model: Path, repeats: int) -> Spread:
     """Decode + VAD chunking + batched inference of `media` in this process, model loaded first.
 
-    The same functions and settings as the service (beam 5, batch 8, language detected)."""
+    The same functions and settings as the service (beam 5, its batch size and inference
+    workers, language detected)."""
     from connectors.media import decode_pcm
     from transforms.chunks import speech_chunks
     from transforms.whisper import Chunk, WhisperSettings, load_whisper, transcribe_batch
@@ -173,8 +174,7 @@ def pure_transcription_s(media: Path, model: Path, repeats: int) -> Spread:
             Chunk("bench", i, "transcribe", None, audio)
             for i, audio in enumerate(speech_chunks(decode_pcm(media)))
         ]
-        for start in range(0, len(chunks), settings.batch_size):
-            transcribe_batch(whisper, chunks[start : start + settings.batch_size], settings)
+        transcribe_batch(whisper, chunks, settings)
         times.append(time.monotonic() - started)
     return Spread.of(times[1:])
 

@@ -75,8 +75,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         group,
         "--batch-size",
         type=int,
-        default=8,
-        help="speech chunks per inference batch, across videos (default: 8)",
+        default=0,
+        help="speech chunks per inference batch, across videos (0: 2 on a CPU, 8 on a GPU)",
     )
     add_option(group, "--device", default="auto", help="auto, cpu or cuda")
     add_option(
@@ -90,7 +90,15 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "--cpu-threads",
         type=int,
         default=0,
-        help="CTranslate2 threads per model (0: its default)",
+        help="CTranslate2 threads per inference worker (0: the cores shared out between them)",
+    )
+    add_option(
+        group,
+        "--inference-workers",
+        type=int,
+        default=0,
+        help="inference batches decoded at once per process (0: on a CPU one per core up to 4, "
+        "on a GPU 1)",
     )
     add_option(
         group,
@@ -139,9 +147,12 @@ def caption_options(args: argparse.Namespace, storage_url: str) -> CaptionOption
     formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
     if not formats or any(f not in FORMATS for f in formats):
         raise UsageError(f"--formats: choose from {','.join(FORMATS)}, got {args.formats!r}")
-    for name in ("beam_size", "batch_size", "max_chars_per_line", "max_lines"):
+    for name in ("beam_size", "max_chars_per_line", "max_lines"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("batch_size", "cpu_threads", "inference_workers"):
+        if getattr(args, name) < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be 0 (choose) or more")
     if args.max_duration <= 0:
         raise UsageError("--max-duration must be positive")
     whisper = WhisperSettings(
@@ -151,6 +162,7 @@ def caption_options(args: argparse.Namespace, storage_url: str) -> CaptionOption
         beam_size=args.beam_size,
         batch_size=args.batch_size,
         cpu_threads=args.cpu_threads,
+        inference_workers=args.inference_workers,
         label=getattr(args, "model_label", "") or "",
     )
     rules = CaptionRules(max_chars_per_line=args.max_chars_per_line, max_lines=args.max_lines)

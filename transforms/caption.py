@@ -1,6 +1,6 @@
 """`CaptionVideos`: the one composite every pipeline uses, upload request -> caption result.
 
-    requests -> ReuseExisting -> DecodeAndChunk -> RunInference(Whisper) -> AssembleVideo
+    requests -> ReuseExisting -> DecodeAndChunk -> TranscribeChunks -> AssembleVideo
              -> WriteTracks -> results
 
 Each DoFn is a thin shell around the pure step it names. A bad video becomes a `Failure` that
@@ -20,7 +20,6 @@ from typing import Any, Literal
 import apache_beam as beam
 from apache_beam.coders import PickleCoder, VarIntCoder
 from apache_beam.metrics import Metrics
-from apache_beam.ml.inference.base import RunInference
 from apache_beam.transforms.userstate import (
     BagStateSpec,
     CombiningValueStateSpec,
@@ -45,9 +44,11 @@ from transforms.cues import CaptionRules, layout_cues
 from transforms.tracks import CONTENT_TYPES, write_srt, write_transcript_json, write_vtt
 from transforms.transcript import assemble_transcript
 from transforms.whisper import (
+    FAILED,
     Chunk,
+    ChunkFailed,
     ChunkTranscript,
-    WhisperModelHandler,
+    TranscribeChunks,
     WhisperSettings,
 )
 
@@ -110,13 +111,6 @@ class VideoAudio:
     tasks: tuple[str, ...]
     failure: Failure | None = None
     started: float = 0.0
-
-
-@dataclass(frozen=True)
-class ChunkFailed:
-    index: int
-    task: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -396,7 +390,7 @@ def write_video(
     tracks: list[TrackRef] = []
     cue_count = 0
     for transcript in element.transcripts:
-        cues = layout_cues(transcript.words, options.rules)
+        cues = layout_cues(transcript.words, options.rules, transcript.duration_s)
         kind: Literal["captions", "subtitles"] = (
             "captions" if transcript.task == "transcribe" else "subtitles"
         )
@@ -444,12 +438,6 @@ def write_video(
     )
 
 
-def _chunk_failures(failed: tuple[Any, Exception]) -> Iterator[tuple[str, ChunkFailed]]:
-    batch, exc = failed
-    for chunk in batch:
-        yield chunk.job, ChunkFailed(chunk.index, chunk.task, repr(exc))
-
-
 class CaptionVideos(beam.PTransform):
     """PCollection[UploadRequest] -> PCollection[CaptionResult] (one per distinct upload)."""
 
@@ -467,15 +455,11 @@ class CaptionVideos(beam.PTransform):
         chunks = decoded.chunks
         if self.options.reshuffle:
             chunks = chunks | "SpreadChunks" >> beam.Reshuffle()
-        transcribed, dead = (
-            chunks
-            | "Transcribe"
-            >> RunInference(WhisperModelHandler(self.options.whisper)).with_exception_handling()
-        )
-        keyed = transcribed | "KeyTranscripts" >> beam.Map(lambda t: (t.job, t))
-        failed = dead.failed_inferences | "KeyFailures" >> beam.FlatMap(_chunk_failures)
+        transcribed = chunks | "Transcribe" >> beam.ParDo(
+            TranscribeChunks(self.options.whisper)
+        ).with_outputs(FAILED, main="transcripts")
         written = (
-            (decoded[SUMMARY], keyed, failed)
+            (decoded[SUMMARY], transcribed.transcripts, transcribed[FAILED])
             # typed so the state key (the job) gets a deterministic coder
             | "Parts" >> beam.Flatten().with_output_types(tuple[str, Any])
             | "AssembleVideo" >> beam.ParDo(AssembleVideo(self.options))

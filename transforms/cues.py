@@ -13,7 +13,9 @@ longer than `max_pause_in_cue_s`, and cues never overlap: `min_gap_s` lies betwe
 
 What gives way when speech is too dense to show (thirty words in a tenth of a second): a cue then
 starts late, `min_gap_s` after the previous one instead of with its first word, and reading speed
-is not met. Line, order, duration, gap and no-overlap rules never give way.
+is not met. Line, order, duration, gap and no-overlap rules never give way, except at the very
+end: given the media's duration, no word and no cue runs past it, so a last cue that starts
+less than `min_duration_s` before the end is shorter (a player shows nothing after the end).
 
 Words the model gave no usable time (numbers and symbols often get none: NaN, zero length, end
 before start, out of order) keep their place and get times interpolated from their neighbours.
@@ -107,34 +109,42 @@ READING_SPEED_WEIGHT = 8.0
 CROWDING_WEIGHT = 20.0  # a cue too short for the next to start on time delays the next one
 
 
-def layout_cues(words: Sequence[Word], rules: CaptionRules = CaptionRules()) -> list[Cue]:
-    """Lay out timed words (in spoken order) as caption cues under `rules`, in time order."""
-    timed = repair_word_times(words)
+def layout_cues(
+    words: Sequence[Word], rules: CaptionRules = CaptionRules(), media_end: float | None = None
+) -> list[Cue]:
+    """Lay out timed words (in spoken order) as caption cues under `rules`, in time order.
+
+    `media_end`, the media's duration in seconds, bounds every word and cue when given.
+    """
+    timed = repair_word_times(words, media_end)
     groups: list[list[Word]] = []
     blocks = split_at_long_pauses(timed, rules)
     for k, block in enumerate(blocks):
         following_start = blocks[k + 1][0].start if k + 1 < len(blocks) else math.inf
         groups.extend(choose_cue_breaks(block, following_start, rules))
-    times = time_cues(groups, rules)
+    times = time_cues(groups, rules, media_end)
     return [
         Cue(start, end, wrap_lines([w.text for w in group], rules), tuple(group))
         for group, (start, end) in zip(groups, times, strict=True)
     ]
 
 
-def repair_word_times(words: Sequence[Word]) -> list[Word]:
+def repair_word_times(words: Sequence[Word], media_end: float | None = None) -> list[Word]:
     """The shown words: blank ones dropped, text with single spaces, finite times in order.
 
     Usable times (finite, 0 <= start < end, starts in order) are kept, an overlap with the next
     word trimmed; the other words share the time between their neighbours, at most
-    UNTIMED_WORD_S each, right after the word before them.
+    UNTIMED_WORD_S each, right after the word before them. Nothing runs past `media_end`.
     """
     shown = [replace(w, text=" ".join(w.text.split())) for w in words if w.text.strip()]
     times: list[tuple[float, float]] = [(0.0, 0.0)] * len(shown)
+    end_limit = math.inf if media_end is None else media_end
     for a, b in itertools.pairwise([-1, *_longest_ordered_run(shown), len(shown)]):
-        right = shown[b].start if b < len(shown) else None  # the next well-timed word's start
+        # The next well-timed word's start (or the end of the media) bounds the words before it.
+        bound = min(shown[b].start if b < len(shown) else math.inf, end_limit)
+        right = None if math.isinf(bound) else bound
         if a >= 0:
-            times[a] = (shown[a].start, min(shown[a].end, math.inf if right is None else right))
+            times[a] = (min(shown[a].start, bound), min(shown[a].end, bound))
         if b - a > 1:
             times[a + 1 : b] = _spread(b - a - 1, times[a][1] if a >= 0 else None, right)
     return [replace(w, start=start, end=end) for w, (start, end) in zip(shown, times, strict=True)]
@@ -172,6 +182,7 @@ def _spread(count: int, left: float | None, right: float | None) -> list[tuple[f
     if left is None:
         left = 0.0 if right is None else max(0.0, right - count * UNTIMED_WORD_S)
     limit = math.inf if right is None else right
+    left = min(left, limit)
     slot = min(UNTIMED_WORD_S, (limit - left) / count)
     return [(min(left + m * slot, limit), min(left + (m + 1) * slot, limit)) for m in range(count)]
 
@@ -276,11 +287,14 @@ def _cue_cost(
     return cost
 
 
-def time_cues(groups: Sequence[Sequence[Word]], rules: CaptionRules) -> list[tuple[float, float]]:
+def time_cues(
+    groups: Sequence[Sequence[Word]], rules: CaptionRules, media_end: float | None = None
+) -> list[tuple[float, float]]:
     """Start and end of each cue: with its first word, ending by `natural_end` within the limits.
 
     The minimum duration wins over ending before the next word; the next cue then starts
-    `min_gap_s` later than its first word, which is the only rule that gives way.
+    `min_gap_s` later than its first word, which is the only rule that gives way, apart from
+    `media_end`, which no cue passes.
     """
     times: list[tuple[float, float]] = []
     prev_end = -math.inf
@@ -289,6 +303,9 @@ def time_cues(groups: Sequence[Sequence[Word]], rules: CaptionRules) -> list[tup
         start = max(group[0].start, prev_end + rules.min_gap_s)
         end = min(natural_end(group[-1].end, following_start, rules), start + rules.max_duration_s)
         end = max(end, start + rules.min_duration_s)
+        if media_end is not None:  # words piled at the very end may leave no time to show
+            start = min(start, media_end)
+            end = max(min(end, media_end), start)
         times.append((start, end))
         prev_end = end
     return times

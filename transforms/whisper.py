@@ -1,27 +1,36 @@
-"""Batched Whisper inference for Beam's `RunInference`, across videos.
+"""Batched Whisper inference in Beam, across videos.
 
 One batch mixes chunks of many videos, each with its own language (given or detected) and task.
 The encoder runs once per batch; decoding takes one prompt per chunk; word timing (cross-attention
 alignment) runs per (language, task) group because CTranslate2 aligns one start sequence at a
 time. The model is loaded once per worker process and kept across pipeline runs, so the stream
 service's micro-batches never pay the load again.
+
+On a CPU, several CTranslate2 workers decode small batches at once, one thread each by default:
+measured on two cores, two single-threaded workers with batches of 2 decode a quarter faster than
+one two-threaded worker with batches of 8 (small dimensions) and need less memory, because
+beam-search steps on small matrices do not keep two threads busy. On a GPU one worker takes
+batches of 8.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
-import resource
 import threading
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import apache_beam as beam
 import ctranslate2
 import numpy as np
+from apache_beam import pvalue
 from apache_beam.metrics import Metrics
-from apache_beam.ml.inference import base as inference_base
-from apache_beam.ml.inference.base import ModelHandler
+from apache_beam.utils.windowed_value import WindowedValue
 from faster_whisper import WhisperModel
 from faster_whisper.audio import pad_or_trim
 from faster_whisper.tokenizer import Tokenizer
@@ -29,10 +38,6 @@ from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
 from schemas.transcript import Segment, Word
 from transforms.chunks import ChunkAudio
-
-if inference_base.resource is None:
-    # Beam 2.77 drops `resource` when torch is missing and then warns on every batch.
-    inference_base.resource = resource
 
 # faster-whisper's defaults: punctuation glued to the word before or after it.
 
@@ -48,8 +53,9 @@ class WhisperSettings:
     device: str = "auto"
     compute_type: str = "default"
     beam_size: int = 5
-    batch_size: int = 8
-    cpu_threads: int = 0  # 0: CTranslate2 picks
+    batch_size: int = 0  # chunks per model call; 0: see inference_layout
+    cpu_threads: int = 0  # CTranslate2 threads per inference worker; 0: see inference_layout
+    inference_workers: int = 0  # batches decoded at once per process; 0: see inference_layout
     max_new_tokens: int | None = None
     download_root: str | None = None
     label: str = ""  # how manifests name the model; default: the name, or the folder's name
@@ -90,17 +96,56 @@ class ChunkTranscript:
     no_speech_prob: float
 
 
+log = logging.getLogger(__name__)
+
 _MODELS: dict[WhisperSettings, WhisperModel] = {}
 _MODELS_LOCK = threading.Lock()
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+MAX_AUTO_WORKERS = 4
+GPU_BATCH = 8
+CPU_BATCH = 2
+
+
+def uses_gpu(device: str) -> bool:
+    """Whether CTranslate2 runs on a GPU for this --device."""
+    return device == "cuda" or (device == "auto" and ctranslate2.get_cuda_device_count() > 0)
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def inference_layout(settings: WhisperSettings) -> tuple[int, int]:
+    """(inference workers, CTranslate2 threads per worker) for these settings on this machine.
+
+    Zero means "choose": on a GPU one worker; on a CPU one single-threaded worker per core, up
+    to four workers, the cores shared out between them.
+    """
+    if uses_gpu(settings.device):
+        return max(1, settings.inference_workers), settings.cpu_threads
+    cores = usable_cores()
+    workers = settings.inference_workers or max(
+        1, min(MAX_AUTO_WORKERS, cores // max(1, settings.cpu_threads))
+    )
+    threads = settings.cpu_threads or max(1, cores // workers)
+    return workers, threads
+
+
+def batch_size(settings: WhisperSettings) -> int:
+    """Chunks per model call: as set, else 8 on a GPU and 2 per worker on a CPU."""
+    return settings.batch_size or (GPU_BATCH if uses_gpu(settings.device) else CPU_BATCH)
 
 
 def load_whisper(settings: WhisperSettings) -> WhisperModel:
     """The process-wide model for these settings, loaded on first use."""
+    workers, threads = inference_layout(settings)
     key = WhisperSettings(
         settings.model,
         settings.device,
         settings.compute_type,
-        cpu_threads=settings.cpu_threads,
+        cpu_threads=threads,
+        inference_workers=workers,
         download_root=settings.download_root,
     )
     with _MODELS_LOCK:
@@ -109,43 +154,128 @@ def load_whisper(settings: WhisperSettings) -> WhisperModel:
                 settings.model,
                 device=settings.device,
                 compute_type=settings.compute_type,
-                cpu_threads=settings.cpu_threads,
+                cpu_threads=threads,
+                num_workers=workers,
                 download_root=settings.download_root,
             )
         return _MODELS[key]
 
 
-class WhisperModelHandler(ModelHandler[Chunk, ChunkTranscript, WhisperModel]):
-    """`RunInference` handler: a batch of `Chunk`s in, one `ChunkTranscript` per chunk out."""
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """Process-wide threads that hand sub-batches to CTranslate2's workers (which drop the GIL)."""
+    with _MODELS_LOCK:
+        if workers not in _POOLS:
+            _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="whisper")
+        return _POOLS[workers]
+
+
+def batches_of(chunks: Sequence[Chunk], size: int) -> list[list[Chunk]]:
+    """`chunks` in order, in batches of `size` (the last one may be smaller)."""
+    return [list(chunks[i : i + size]) for i in range(0, len(chunks), max(1, size))]
+
+
+FAILED = "failed"  # the tagged output of chunks whose inference raised
+
+
+@dataclass(frozen=True)
+class ChunkFailed:
+    """A chunk the model could not transcribe (its video then fails with inference_failed)."""
+
+    index: int
+    task: str
+    message: str
+
+
+class TranscribeChunks(beam.DoFn):
+    """`Chunk`s in, `(job, ChunkTranscript)` out; `(job, ChunkFailed)` on the FAILED output.
+
+    Chunks of any videos are grouped into batches (`batch_size`), each decoded by one of the
+    model's workers. Batches run in the background while this stage keeps taking chunks, so audio
+    decoding and speech detection overlap inference; at most one batch waits behind the
+    running ones, which bounds memory. Everything is flushed at the end of each bundle.
+    """
 
     def __init__(self, settings: WhisperSettings) -> None:
-        super().__init__()
         self.settings = settings
         self.batch_sizes = Metrics.distribution("autocaption", "inference_batch_size")
+        self.failures = Metrics.counter("autocaption", "inference_failures")
 
-    def load_model(self) -> WhisperModel:
-        return load_whisper(self.settings)
+    def setup(self) -> None:
+        self.model = load_whisper(self.settings)
+        self.workers = self.model.model.num_workers
+        self.piece_size = batch_size(self.settings)
+        self.pool = _pool(self.workers)
 
-    def batch_elements_kwargs(self) -> dict[str, Any]:
-        # Full batches: Beam's adaptive sizing would start at 1 and grow slowly, which
-        # wastes an accelerator; the last batch of a bundle is flushed whatever its size.
-        size = self.settings.batch_size
-        return {"min_batch_size": size, "max_batch_size": size}
+    def start_bundle(self) -> None:
+        self.waiting: list[WindowedValue] = []
+        self.running: deque[tuple[list[WindowedValue], Future[list[ChunkTranscript]]]] = deque()
 
-    def get_metrics_namespace(self) -> str:
-        return "autocaption_whisper"
-
-    def run_inference(
+    def process(
         self,
-        batch: Sequence[Chunk],
-        model: WhisperModel,
-        inference_args: dict[str, Any] | None = None,
-    ) -> Iterable[ChunkTranscript]:
-        self.batch_sizes.update(len(batch))
-        return transcribe_batch(model, list(batch), self.settings)
+        chunk: Chunk,
+        timestamp: Any = beam.DoFn.TimestampParam,
+        window: Any = beam.DoFn.WindowParam,
+    ) -> Iterator[Any]:
+        self.waiting.append(WindowedValue(chunk, timestamp, (window,)))
+        if len(self.waiting) >= self.piece_size:
+            self._submit()
+        while len(self.running) > self.workers or (self.running and self.running[0][1].done()):
+            yield from self._collect(*self.running.popleft())
+
+    def finish_bundle(self) -> Iterator[Any]:
+        if self.waiting:
+            self._submit()
+        while self.running:
+            yield from self._collect(*self.running.popleft())
+
+    def _submit(self) -> None:
+        piece, self.waiting = self.waiting, []
+        self.batch_sizes.update(len(piece))
+        chunks = [wv.value for wv in piece]
+        future = self.pool.submit(_transcribe_piece, self.model, chunks, self.settings)
+        self.running.append((piece, future))
+
+    def _one(self, chunk: Chunk) -> list[ChunkTranscript]:
+        return _transcribe_piece(self.model, [chunk], self.settings)
+
+    def _collect(
+        self, piece: list[WindowedValue], future: Future[list[ChunkTranscript]]
+    ) -> Iterator[Any]:
+        try:
+            transcripts = future.result()
+        except Exception as exc:  # one bad chunk must not fail the other videos of its batch
+            if len(piece) > 1:
+                for wv in piece:
+                    yield from self._collect([wv], self.pool.submit(self._one, wv.value))
+                return
+            self.failures.inc()
+            log.warning(
+                "inference failed for chunk %d of %s: %r",
+                piece[0].value.index,
+                piece[0].value.job,
+                exc,
+            )
+            failed = ChunkFailed(piece[0].value.index, piece[0].value.task, repr(exc))
+            yield pvalue.TaggedOutput(FAILED, piece[0].with_value((piece[0].value.job, failed)))
+            return
+        for wv, transcript in zip(piece, transcripts, strict=True):
+            yield wv.with_value((transcript.job, transcript))
 
 
 def transcribe_batch(
+    model: WhisperModel, batch: list[Chunk], settings: WhisperSettings
+) -> list[ChunkTranscript]:
+    """Transcribe chunks in batches of `batch_size` over the model's workers, results in order."""
+    pieces = batches_of(batch, batch_size(settings))
+    if len(pieces) <= 1:
+        return _transcribe_piece(model, batch, settings)
+    done = _pool(model.model.num_workers).map(
+        lambda piece: _transcribe_piece(model, piece, settings), pieces
+    )
+    return [transcript for piece in done for transcript in piece]
+
+
+def _transcribe_piece(
     model: WhisperModel, batch: list[Chunk], settings: WhisperSettings
 ) -> list[ChunkTranscript]:
     """Encode once, pick each chunk's language, decode with per-chunk prompts, time words."""

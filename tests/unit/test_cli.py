@@ -21,7 +21,7 @@ def _args(*extra: str):  # type: ignore[no-untyped-def]
 def test_defaults_are_the_documented_ones() -> None:
     options = caption_options(_args(), "file:///tmp/o")
     assert options.whisper.model == "small"
-    assert options.whisper.beam_size == 5 and options.whisper.batch_size == 8
+    assert options.whisper.beam_size == 5 and options.whisper.batch_size == 0
     assert options.default_language is None
     assert options.formats == ("vtt", "srt", "json")
     assert options.rules.max_chars_per_line == 42 and options.rules.max_lines == 2
@@ -43,6 +43,8 @@ def test_environment_variables_set_defaults(monkeypatch: pytest.MonkeyPatch) -> 
     options = caption_options(_args(), "o")
     assert options.whisper.beam_size == 2 and options.default_language == "de"
     assert caption_options(_args("--beam-size", "3"), "o").whisper.beam_size == 3
+    monkeypatch.setenv("AUTOCAPTION_INFERENCE_WORKERS", "3")
+    assert caption_options(_args(), "o").whisper.inference_workers == 3
 
 
 @pytest.mark.parametrize(
@@ -51,7 +53,9 @@ def test_environment_variables_set_defaults(monkeypatch: pytest.MonkeyPatch) -> 
         (("--language", "xx"), "--language"),
         (("--translate-to", "de"), "English only"),
         (("--formats", "vtt,ass"), "--formats"),
-        (("--batch-size", "0"), "--batch-size"),
+        (("--batch-size", "-1"), "--batch-size"),
+        (("--inference-workers", "-1"), "--inference-workers"),
+        (("--cpu-threads", "-2"), "--cpu-threads"),
         (("--max-duration", "-1"), "--max-duration"),
     ],
 )

@@ -317,6 +317,31 @@ def test_blank_words_are_skipped_and_whitespace_trimmed() -> None:
     assert shown_texts(words) == ["Hello", "world"]
 
 
+def test_nothing_runs_past_the_end_of_the_media() -> None:
+    # The 2-hour benchmark's ending: words the model gave no length, right at the end.
+    words = [*spoken("and that is all for today", start=7198.0), Word("thanks", 7199.9, 7199.9)]
+    words += [Word("bye.", 7199.9, 7199.9), Word("now", math.nan, math.nan)]
+    cues = layout_cues(words, media_end=7200.0)
+    assert [w.text for c in cues for w in c.words] == shown_texts(words)
+    assert all(w.end <= 7200.0 for c in cues for w in c.words)
+    assert cues[-1].end <= 7200.0
+    assert layout_cues(words)[-1].end > 7200.0  # without the bound they would linger past it
+
+
+@PROPERTY
+@given(spoken_words(), st.floats(0.5, 1.0))
+def test_cues_stay_inside_the_media(words: list[Word], fraction: float) -> None:
+    timed = [w.end for w in words if math.isfinite(w.end)]
+    media_end = max([1.0, *timed]) * fraction
+    cues = layout_cues(words, media_end=media_end)
+    assert [w.text for c in cues for w in c.words] == shown_texts(words)
+    for cue in cues:
+        assert cue.start <= cue.end <= media_end
+        assert all(0 <= w.start <= w.end <= media_end for w in cue.words)
+    for before, after in itertools.pairwise(cues):
+        assert before.end <= after.start
+
+
 def test_no_words_make_no_cues() -> None:
     assert layout_cues([]) == []
     assert layout_cues([Word(" ", 0.0, 1.0)]) == []
