@@ -563,20 +563,38 @@ class UploadSpool:
 _SESSION_LOCK: Final = threading.Lock()
 _session: Any = None
 _session_pid = 0
+_clients: dict[tuple[str, ...], Any] = {}
+# What configures a client: a change (tests start S3 servers on new ports) makes a new one.
+_CLIENT_ENV: Final = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+)
 
 
 def _new_s3_client() -> Any:
-    """A new S3 client from this process's boto3 session (configured by the environment)."""
+    """This process's S3 client for the current environment (boto3 clients are thread-safe).
+
+    One session per process: making it loads botocore's data files (~60 ms); a client takes
+    another ~50 ms, which the stream service would pay per upload and per micro-batch if every
+    store made its own. Sessions are not thread-safe, so clients are made under a lock."""
     global _session, _session_pid
-    # One session per process: making it loads botocore's data files (~60 ms), a client from
-    # it then takes a few ms. Sessions are not thread-safe, so clients are made under a lock.
+    key = tuple(os.environ.get(name, "") for name in _CLIENT_ENV)
     with _SESSION_LOCK:
         if _session is None or _session_pid != os.getpid():
             import boto3  # only S3 users pay for importing boto3
 
             _session = boto3.session.Session()
             _session_pid = os.getpid()
-        return _session.client("s3")
+            _clients.clear()
+        if key not in _clients:
+            _clients[key] = _session.client("s3")
+        return _clients[key]
 
 
 def _error_code(exc: ClientError) -> tuple[str, int | None]:

@@ -8,6 +8,7 @@ traceback with AUTOCAPTION_DEBUG=1).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import logging
 import os
@@ -540,12 +541,31 @@ class Progress:
         sys.stderr.flush()
 
 
+# glibc gives each thread that allocates concurrently an arena of its own; the inference workers
+# and the stage threads then hold freed memory in several arenas. Two arenas measured the same
+# speed and about 70 MiB less peak memory on the 10-minute benchmark talk (868 -> 802 MiB).
+M_ARENA_MAX = -8
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas() -> None:
+    """Cap glibc's malloc arenas (no-op elsewhere, or when MALLOC_ARENA_MAX is set)."""
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
+        pass
+
+
 def entry() -> None:
     """The console script: run, flush, and leave without interpreter teardown.
 
     Native libraries' thread pools (CTranslate2, ONNX Runtime, Arrow) can abort the process
     while Python tears down ("terminate called without an active exception", exit 134) after
     all work is done; every output is already durable here, so skip that teardown."""
+    limit_malloc_arenas()
     code = main()
     logging.shutdown()
     sys.stdout.flush()

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +54,7 @@ from transforms.whisper import (
 )
 
 log = logging.getLogger(__name__)
+_WRITERS = ThreadPoolExecutor(8, thread_name_prefix="write-tracks")
 SUMMARY = "summary"
 REUSED = "reused"
 
@@ -388,6 +390,7 @@ def write_video(
             model=model,
         )
     tracks: list[TrackRef] = []
+    bodies: list[tuple[str, bytes, str]] = []  # key, body, content type
     cue_count = 0
     for transcript in element.transcripts:
         cues = layout_cues(transcript.words, options.rules, transcript.duration_s)
@@ -402,15 +405,15 @@ def write_video(
                 continue
             body = write_vtt(cues, transcript.language) if fmt == "vtt" else write_srt(cues)
             key = caption_key(request.video_id, f"{transcript.language}.{fmt}", root)
-            uri = store.put_bytes(key, body.encode("utf-8"), CONTENT_TYPES[fmt])
-            tracks.append(TrackRef(transcript.language, kind, fmt, uri, key))
+            bodies.append((key, body.encode("utf-8"), CONTENT_TYPES[fmt]))
+            tracks.append(TrackRef(transcript.language, kind, fmt, store.uri(key), key))
     main = element.transcripts[0]
     if "json" in options.formats:
         key = caption_key(request.video_id, "transcript.json", root)
-        uri = store.put_bytes(
-            key, write_transcript_json(main).encode("utf-8"), CONTENT_TYPES["json"]
-        )
-        tracks.append(TrackRef(main.language, "captions", "json", uri, key))
+        bodies.append((key, write_transcript_json(main).encode("utf-8"), CONTENT_TYPES["json"]))
+        tracks.append(TrackRef(main.language, "captions", "json", store.uri(key), key))
+    # The tracks at once (object stores answer in parallel), then the manifest that names them.
+    list(_WRITERS.map(lambda item: store.put_bytes(*item), bodies))
     manifest = Manifest.ready(
         request.video_id,
         request.source,
