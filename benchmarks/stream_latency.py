@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -61,11 +62,32 @@ class Service:
     answers: tuple[str, str]  # ready, failed
     command: list[str]
     s3: Any
+    local_root: Path | None = None  # with --storage local: where sources and captions live
+
+    def upload(self, media: Path, key: str) -> None:
+        """Put `media` where the service reads sources: the S3 bucket or the local folder."""
+        if self.local_root is None:
+            self.s3.upload_file(str(media), BUCKET, key)
+        else:
+            target = self.local_root / "sources" / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(media, target)
+
+    def source(self, key: str) -> str:
+        """The event's `source` for an uploaded `key`."""
+        if self.local_root is None:
+            return f"s3://{BUCKET}/{key}"
+        return (self.local_root / "sources" / key).as_uri()
 
 
 @contextmanager
-def stream_service(work: Path, dims: str, prefix: str, extra: list[str]) -> Iterator[Service]:
-    """Broker, S3 and the service with a `dims` model on topics named `<prefix>.*`."""
+def stream_service(
+    work: Path, dims: str, prefix: str, extra: list[str], storage: str = "s3"
+) -> Iterator[Service]:
+    """Broker, S3 and the service with a `dims` model on topics named `<prefix>.*`.
+
+    `storage="local"`: sources and captions in a local folder (`--storage DIR --file-root`)
+    instead of the S3 server, to see the service without the S3 test server's cost."""
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "bench",
@@ -84,9 +106,17 @@ def stream_service(work: Path, dims: str, prefix: str, extra: list[str]) -> Iter
         )
         s3.create_bucket(Bucket=BUCKET)
         uploaded, ready, failed = (f"{prefix}.{t}" for t in ("uploaded", "ready", "failed"))
+        local_root = work / f"{prefix}-local" if storage == "local" else None
+        where = (
+            ["--storage", str(local_root / "captions"), "--file-root", str(local_root / "sources")]
+            if local_root is not None
+            else ["--storage", f"s3://{BUCKET}"]
+        )
+        if local_root is not None:
+            (local_root / "sources").mkdir(parents=True, exist_ok=True)
         command = [
-            AUTOCAPTION, "stream", "--bootstrap-servers", bootstrap, "--storage",
-            f"s3://{BUCKET}", "--model", str(test_model(work, dims)), "--create-topics",
+            AUTOCAPTION, "stream", "--bootstrap-servers", bootstrap, *where,
+            "--model", str(test_model(work, dims)), "--create-topics",
             "--group-id", f"{prefix}-service", "--uploaded-topic", uploaded, "--ready-topic",
             ready, "--failed-topic", failed, "--kafka-option", "session.timeout.ms=6000",
             "--metrics-port", str(free_port()), *extra,
@@ -96,7 +126,7 @@ def stream_service(work: Path, dims: str, prefix: str, extra: list[str]) -> Iter
                 command, env=env, cwd=REPO, stdout=service_log, stderr=subprocess.STDOUT
             )
             try:
-                yield Service(bootstrap, uploaded, (ready, failed), command, s3)
+                yield Service(bootstrap, uploaded, (ready, failed), command, s3, local_root)
             finally:
                 service.terminate()
                 service.wait(timeout=120)
@@ -141,14 +171,14 @@ class Answers:
 
 
 def announce(producer: Producer, service: Service, video_id: str, key: str) -> None:
-    event = {"event_id": str(uuid.uuid4()), "video_id": video_id, "source": f"s3://{BUCKET}/{key}"}
+    event = {"event_id": str(uuid.uuid4()), "video_id": video_id, "source": service.source(key)}
     producer.produce(service.uploaded, key=video_id, value=json.dumps(event).encode())
 
 
 def warm_up(service: Service, answers: Answers, producer: Producer, media: Path) -> None:
     """One upload answered before the clock starts: the group has joined, the model is loaded."""
     key = f"videos/warm-up/{media.name}"
-    service.s3.upload_file(str(media), BUCKET, key)
+    service.upload(media, key)
     announce(producer, service, "warm-up", key)
     producer.flush(10)
     answers.wait_for({"warm-up"})
@@ -190,7 +220,7 @@ def measure_latency(work: Path, uploads: int, interval: float) -> tuple[list[flo
         for i in range(uploads):
             video_id = f"lat-{i:03d}"
             key = f"videos/{video_id}/{talk.name}"
-            service.s3.upload_file(str(talk), BUCKET, key)
+            service.upload(talk, key)
             sent[video_id] = time.monotonic()
             announce(producer, service, video_id, key)
             producer.flush(10)
@@ -236,16 +266,26 @@ def run_latency(work: Path, uploads: int, interval: float = 1.0) -> Section:
 
 
 def run_control(work: Path, uploads: int) -> Section:
-    """Answers per second for 1-second uploads published as fast as possible, micro model."""
+    """Answers per second for 1-second uploads published as fast as possible, micro model:
+    with captions and sources in the S3 test server, and in a local folder."""
+    section = Section("control")
+    for storage in ("s3", "local"):
+        control_rate(work, uploads, storage, section)
+    return section
+
+
+def control_rate(work: Path, uploads: int, storage: str, section: Section) -> None:
+    """One control-plane run with `storage`; its row and details added to `section`."""
     clip = make_media("flac", work, name="speech1s.flac", duration_s=1.0)
-    with stream_service(work, "micro", "control", []) as service:
+    prefix = f"control-{storage}"
+    with stream_service(work, "micro", prefix, [], storage) as service:
         producer = Producer(
             {"bootstrap.servers": service.bootstrap, "enable.idempotence": True, "linger.ms": 5}
         )
         answers = Answers(service)
         warm_up(service, answers, producer, clip)
         key = f"videos/control/{clip.name}"
-        service.s3.upload_file(str(clip), BUCKET, key)
+        service.upload(clip, key)
         video_ids = {f"cp-{i:05d}" for i in range(uploads)}
         first_sent = time.monotonic()
         for video_id in sorted(video_ids):
@@ -259,25 +299,27 @@ def run_control(work: Path, uploads: int) -> Section:
     failed = len(answers.failed & video_ids)
     steady = steady_rate(times)
     overall = len(times) / (times[-1] - first_sent) if times else 0.0
-    log(f"control plane: {steady:.1f} answers/s steady, {overall:.1f}/s overall")
-    section = Section("control", commands=[shown(service.command)])
+    where = "the S3 test server (moto)" if storage == "s3" else "a local folder"
+    log(f"control plane ({storage}): {steady:.1f} answers/s steady, {overall:.1f}/s overall")
+    section.commands.append(shown(service.command))
     section.rows.append(
         Row(
             "control plane",
-            "answered uploads per second (steady)",
+            f"answered uploads per second (steady), storage: {where}",
             f"{steady:.1f} /s ({overall:.1f} /s from the first event)",
             f">= {TARGET_RATE:g} /s",
             steady >= TARGET_RATE and len(times) == uploads and not failed,
         )
     )
-    section.details.append(
-        f"{uploads} events for one 1-second speech clip (`speech1s.flac`, uploaded to S3 once; "
-        f"each event a new video id), published in {published_s:.2f} s; micro model; service "
-        f"defaults (`--max-batch-records 50`, `--max-batch-wait 2`). Answered {len(times)} "
-        f"({failed} failed); first to last answer {times[-1] - times[0]:.1f} s; steady rate = "
-        "answers after the first micro-batch's burst / (last answer - first answer)."
-    )
-    return section
+    section.details += [
+        f"Storage {where}: {uploads} events for one 1-second speech clip (`speech1s.flac`, "
+        f"stored once; each event a new video id), published in {published_s:.2f} s; micro "
+        "model; service defaults (`--max-batch-records 50`, `--max-batch-wait 2`). Answered "
+        f"{len(times)} ({failed} failed); first to last answer {times[-1] - times[0]:.1f} s; "
+        "steady rate = answers after the first micro-batch's burst / (last answer - first "
+        "answer).",
+        "",
+    ]
 
 
 def steady_rate(times: list[float], gap_s: float = BURST_GAP_S) -> float:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -190,6 +191,37 @@ class _BoundedRangeProvider(RestrictionProvider):
 _BOUNDED_RESTRICTION: Final = beam.DoFn.RestrictionParam(_BoundedRangeProvider())
 
 
+_IDLE_CONSUMERS: dict[tuple[int, tuple[tuple[str, str], ...]], list[Consumer]] = {}
+_CONSUMERS_LOCK = threading.Lock()
+_BORROWED: dict[int, tuple[int, tuple[tuple[str, str], ...]]] = {}
+
+
+def _borrow_consumer(config: dict[str, Any]) -> Consumer:
+    """An idle assign-only consumer with this configuration, or a new one.
+
+    Bounded reads keep their consumers between micro-batches: a new one per batch would
+    connect and fetch metadata again before its first message. One user at a time."""
+    key = (os.getpid(), tuple(sorted((k, str(v)) for k, v in config.items())))
+    with _CONSUMERS_LOCK:
+        idle = _IDLE_CONSUMERS.setdefault(key, [])
+        consumer = idle.pop() if idle else Consumer(config)
+        _BORROWED[id(consumer)] = key
+    return consumer
+
+
+def _return_consumer(consumer: Consumer) -> None:
+    """Give a borrowed consumer back, unassigned; a broken one is closed instead."""
+    with _CONSUMERS_LOCK:
+        key = _BORROWED.pop(id(consumer))
+    try:
+        consumer.unassign()
+    except KafkaException:
+        consumer.close()
+        return
+    with _CONSUMERS_LOCK:
+        _IDLE_CONSUMERS.setdefault(key, []).append(consumer)
+
+
 class _ReadRangeFn(beam.DoFn):
     """Reads one planned range in ONE process call and never checkpoints.
 
@@ -213,7 +245,9 @@ class _ReadRangeFn(beam.DoFn):
         start, stop = int(restriction.start), int(restriction.stop)
         if start >= stop:
             return
-        consumer = Consumer(self._config.consumer_config(**{"auto.offset.reset": "earliest"}))
+        consumer = _borrow_consumer(
+            self._config.consumer_config(**{"auto.offset.reset": "earliest"})
+        )
         try:
             partition = TopicPartition(element.topic, element.partition, start)
             consumer.assign([partition])
@@ -245,7 +279,7 @@ class _ReadRangeFn(beam.DoFn):
                 if offset >= stop - 1:
                     return
         finally:
-            consumer.close()
+            _return_consumer(consumer)
 
 
 # --- unbounded read ---------------------------------------------------------------------------
@@ -711,6 +745,23 @@ def _produce(
             producer.poll(0.5)
 
 
+_PRODUCERS: dict[tuple[int, tuple[tuple[str, str], ...]], Producer] = {}
+_PRODUCERS_LOCK = threading.Lock()
+
+
+def shared_producer(config: dict[str, Any]) -> Producer:
+    """One producer per process and configuration, kept across bundles and pipeline runs.
+
+    The stream service runs a pipeline per micro-batch; a producer of its own per run would
+    connect, fetch metadata and get an idempotent producer id each time (about half a second
+    of every batch against the test broker)."""
+    key = (os.getpid(), tuple(sorted((k, str(v)) for k, v in config.items())))
+    with _PRODUCERS_LOCK:
+        if key not in _PRODUCERS:
+            _PRODUCERS[key] = Producer(config)
+        return _PRODUCERS[key]
+
+
 class _WriteFn(beam.DoFn):
     _on_delivery: Callable[[KafkaError | None, Message], None]  # per bundle, from start_bundle
 
@@ -723,7 +774,7 @@ class _WriteFn(beam.DoFn):
         self._errors: list[str] = []
 
     def setup(self) -> None:
-        self._producer = Producer(self._config.producer_config())
+        self._producer = shared_producer(self._config.producer_config())
 
     def start_bundle(self) -> None:
         errors: list[str] = []  # a late callback of an old bundle never lands here

@@ -190,9 +190,10 @@ class TranscribeChunks(beam.DoFn):
     """`Chunk`s in, `(job, ChunkTranscript)` out; `(job, ChunkFailed)` on the FAILED output.
 
     Chunks of any videos are grouped into batches (`batch_size`), each decoded by one of the
-    model's workers. Batches run in the background while this stage keeps taking chunks, so audio
-    decoding and speech detection overlap inference; at most one batch waits behind the
-    running ones, which bounds memory. Everything is flushed at the end of each bundle.
+    model's workers; a chunk goes alone when every worker is idle, so a lone upload never waits
+    for a batch to fill. Batches run in the background while this stage keeps taking chunks,
+    so audio decoding and speech detection overlap inference; at most one batch waits behind
+    the running ones, which bounds memory. Everything is flushed at the end of each bundle.
     """
 
     def __init__(self, settings: WhisperSettings) -> None:
@@ -217,7 +218,9 @@ class TranscribeChunks(beam.DoFn):
         window: Any = beam.DoFn.WindowParam,
     ) -> Iterator[Any]:
         self.waiting.append(WindowedValue(chunk, timestamp, (window,)))
-        if len(self.waiting) >= self.piece_size:
+        # A full batch goes, and so does a partial one when every worker is idle.
+        idle = all(future.done() for _, future in self.running)
+        if len(self.waiting) >= self.piece_size or idle:
             self._submit()
         while len(self.running) > self.workers or (self.running and self.running[0][1].done()):
             yield from self._collect(*self.running.popleft())

@@ -138,6 +138,29 @@ def test_random_model_never_ends_by_itself(audio: np.ndarray) -> None:
     assert 0 < lengths[0] < lengths[1]
 
 
+@pytest.mark.parametrize(("endless", "longest"), [(False, 40), (True, 200)])
+def test_other_beams_end_soon_unless_endless(
+    tmp_path: Path, audio: np.ndarray, endless: bool, longest: int
+) -> None:
+    path = build_whisper_model(tmp_path / "m", endless=endless)
+    model = WhisperModel(str(path), device="cpu", compute_type="int8")
+    features = ctranslate2.StorageView.from_array(
+        pad_or_trim(model.feature_extractor(audio))[np.newaxis]
+    )
+    prompt = [
+        model.hf_tokenizer.token_to_id(t)
+        for t in ("<|startoftranscript|>", "<|en|>", "<|transcribe|>")
+    ]
+    (result,) = model.model.generate(features, [prompt], beam_size=5, num_hypotheses=5)
+    best, *others = result.sequences_ids
+    assert model.hf_tokenizer.decode(best).split() == list(DEFAULT_SCRIPT)
+    # Like a trained model's, the other hypotheses end soon; endless ones run to the limit.
+    if endless:
+        assert max(map(len, others)) >= longest
+    else:
+        assert max(map(len, others)) <= longest
+
+
 def test_tokenizer_has_whisper_ids_and_one_token_per_script_word() -> None:
     path = cached_whisper_model("micro")
     tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
