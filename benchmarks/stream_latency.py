@@ -112,8 +112,9 @@ def stream_service(
             if local_root is not None
             else ["--storage", f"s3://{BUCKET}"]
         )
-        if local_root is not None:
-            (local_root / "sources").mkdir(parents=True, exist_ok=True)
+        if local_root is not None:  # a fresh folder: old manifests would answer the uploads
+            shutil.rmtree(local_root, ignore_errors=True)
+            (local_root / "sources").mkdir(parents=True)
         command = [
             AUTOCAPTION, "stream", "--bootstrap-servers", bootstrap, *where,
             "--model", str(test_model(work, dims)), "--create-topics",
