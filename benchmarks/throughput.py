@@ -65,9 +65,9 @@ def vtt_seconds(stamp: str) -> float:
 
 
 MODELS = {
-    "tiny": "scripted, other beams end soon (as trained weights' do)",
-    "tiny-endless": "scripted, other beams never end: every beam search runs to 448 tokens "
-    "(the fixture the issue's numbers were measured with)",
+    "tiny": "scripted; its other beams end soon, as a trained model's do",
+    "tiny-endless": "scripted; its other beams never end, so every beam search runs to 448 "
+    "tokens, as in the test models the issue's numbers were measured with",
 }
 
 
@@ -77,7 +77,7 @@ def run(work: Path, rounds: int) -> Section:
     section = Section("throughput")
     for name, what in MODELS.items():
         model = build_whisper_model(work / f"model-{name}", dims="tiny", endless="endless" in name)
-        compare(work, media, model, f"{name} ({what})", rounds, section)
+        compare(work, media, model, f"`{name}`: {what}", rounds, section)
     section.details += note()
     return section
 
@@ -139,6 +139,10 @@ def compare(
 def note() -> list[str]:
     """What the throughput tables count."""
     return [
+        "The models are built offline as the tests build theirs: "
+        "`.venv/bin/python -m tests.fixtures.whisper_model DIR --dims tiny` (add `--endless` "
+        "for `tiny-endless`).",
+        "",
         "Ours counts VTT cues (laid out for reading); faster-whisper counts its segments. The "
         "scripted model says the same 15 words per 30 s window, so words track the windows each "
         "contender decoded.",
