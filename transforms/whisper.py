@@ -162,7 +162,7 @@ def load_whisper(settings: WhisperSettings) -> WhisperModel:
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
-    """Process-wide threads that hand sub-batches to CTranslate2's workers (which drop the GIL)."""
+    """Process-wide threads that hand batches to CTranslate2's workers (which drop the GIL)."""
     with _MODELS_LOCK:
         if workers not in _POOLS:
             _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="whisper")
@@ -179,7 +179,7 @@ FAILED = "failed"  # the tagged output of chunks whose inference raised
 
 @dataclass(frozen=True)
 class ChunkFailed:
-    """A chunk the model could not transcribe (its video then fails with inference_failed)."""
+    """A chunk the model could not transcribe (its video then fails with code `internal`)."""
 
     index: int
     task: str
