@@ -191,37 +191,6 @@ class _BoundedRangeProvider(RestrictionProvider):
 _BOUNDED_RESTRICTION: Final = beam.DoFn.RestrictionParam(_BoundedRangeProvider())
 
 
-_IDLE_CONSUMERS: dict[tuple[int, tuple[tuple[str, str], ...]], list[Consumer]] = {}
-_CONSUMERS_LOCK = threading.Lock()
-_BORROWED: dict[int, tuple[int, tuple[tuple[str, str], ...]]] = {}
-
-
-def _borrow_consumer(config: dict[str, Any]) -> Consumer:
-    """An idle assign-only consumer with this configuration, or a new one.
-
-    Bounded reads keep their consumers between micro-batches: a new one per batch would
-    connect and fetch metadata again before its first message. One user at a time."""
-    key = (os.getpid(), tuple(sorted((k, str(v)) for k, v in config.items())))
-    with _CONSUMERS_LOCK:
-        idle = _IDLE_CONSUMERS.setdefault(key, [])
-        consumer = idle.pop() if idle else Consumer(config)
-        _BORROWED[id(consumer)] = key
-    return consumer
-
-
-def _return_consumer(consumer: Consumer) -> None:
-    """Give a borrowed consumer back, unassigned; a broken one is closed instead."""
-    with _CONSUMERS_LOCK:
-        key = _BORROWED.pop(id(consumer))
-    try:
-        consumer.unassign()
-    except KafkaException:
-        consumer.close()
-        return
-    with _CONSUMERS_LOCK:
-        _IDLE_CONSUMERS.setdefault(key, []).append(consumer)
-
-
 class _ReadRangeFn(beam.DoFn):
     """Reads one planned range in ONE process call and never checkpoints.
 
@@ -245,9 +214,7 @@ class _ReadRangeFn(beam.DoFn):
         start, stop = int(restriction.start), int(restriction.stop)
         if start >= stop:
             return
-        consumer = _borrow_consumer(
-            self._config.consumer_config(**{"auto.offset.reset": "earliest"})
-        )
+        consumer = Consumer(self._config.consumer_config(**{"auto.offset.reset": "earliest"}))
         try:
             partition = TopicPartition(element.topic, element.partition, start)
             consumer.assign([partition])
@@ -279,7 +246,7 @@ class _ReadRangeFn(beam.DoFn):
                 if offset >= stop - 1:
                     return
         finally:
-            _return_consumer(consumer)
+            consumer.close()
 
 
 # --- unbounded read ---------------------------------------------------------------------------

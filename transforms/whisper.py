@@ -238,9 +238,6 @@ class TranscribeChunks(beam.DoFn):
         future = self.pool.submit(_transcribe_piece, self.model, chunks, self.settings)
         self.running.append((piece, future))
 
-    def _one(self, chunk: Chunk) -> list[ChunkTranscript]:
-        return _transcribe_piece(self.model, [chunk], self.settings)
-
     def _collect(
         self, piece: list[WindowedValue], future: Future[list[ChunkTranscript]]
     ) -> Iterator[Any]:
@@ -249,7 +246,10 @@ class TranscribeChunks(beam.DoFn):
         except Exception as exc:  # one bad chunk must not fail the other videos of its batch
             if len(piece) > 1:
                 for wv in piece:
-                    yield from self._collect([wv], self.pool.submit(self._one, wv.value))
+                    alone = self.pool.submit(
+                        _transcribe_piece, self.model, [wv.value], self.settings
+                    )
+                    yield from self._collect([wv], alone)
                 return
             self.failures.inc()
             log.warning(
