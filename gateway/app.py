@@ -149,6 +149,20 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         name: Annotated[
             str | None, Query(description="file name; default: Content-Disposition")
         ] = None,
+        hotwords: Annotated[
+            str | None,
+            Query(
+                description="words and names the speech holds, spelled as they must be "
+                "written (e.g. 'ComfyUI, Kubernetes'); at most 500 characters",
+            ),
+        ] = None,
+        initial_prompt: Annotated[
+            str | None,
+            Query(
+                description="text the model reads as if said just before the speech "
+                "(Whisper's initial prompt); at most 1000 characters",
+            ),
+        ] = None,
     ) -> JSONResponse:
         """Store the body under `videos/<video_id>/<name>` and publish `video.uploaded`."""
         _check_api_key(request, settings.api_keys)  # before a byte of the body is read
@@ -160,7 +174,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             raise _too_large(limit)
         video_id = video_id if video_id is not None else f"v{uuid.uuid4().hex[:16]}"
         translate = tuple(t.strip() for t in (translate_to or "").split(",") if t.strip())
-        _event(store, video_id, "upload", language, translate)  # refuse bad parameters now
+        vocabulary = (hotwords, initial_prompt)
+        _event(store, video_id, "upload", language, translate, vocabulary)  # refuse bad ones now
         with UploadSpool(limit, settings.tmp_dir) as spool:
             head = b""
             extension: str | None = None
@@ -178,7 +193,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             key = upload_key(video_id, file_name)
             source = await run_in_threadpool(spool.store, store, key, content_type_for(file_name))
         await run_in_threadpool(_forget_older_versions, store, video_id, key)
-        event = _event(store, video_id, file_name, language, translate, source)
+        event = _event(store, video_id, file_name, language, translate, vocabulary, source)
         try:
             await run_in_threadpool(
                 state["publisher"].publish,
@@ -350,10 +365,14 @@ def _event(
     file_name: str,
     language: str | None,
     translate_to: tuple[str, ...],
+    vocabulary: tuple[str | None, str | None] = (None, None),
     source: str | None = None,
 ) -> UploadRequest:
-    """The `video.uploaded` event; 400 `invalid_event` for a bad id or parameter."""
+    """The `video.uploaded` event; 400 `invalid_event` for a bad id or parameter.
+
+    `vocabulary`: (hotwords, initial prompt); empty strings count as not given."""
     _check_video_id(video_id)
+    hotwords, initial_prompt = vocabulary
     try:
         return UploadRequest(
             video_id=video_id,
@@ -362,6 +381,8 @@ def _event(
             translate_to=translate_to,
             event_id=str(uuid.uuid4()),
             occurred_at=utc_timestamp(),
+            hotwords=hotwords or None,
+            initial_prompt=initial_prompt or None,
         )
     except CaptionError as exc:
         raise ApiError(400, exc.code, exc.message) from None

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import apache_beam as beam
 
+from schemas.errors import ErrorCode, Failure
 from schemas.events import UploadRequest, video_id_from_filename
 from transforms.caption import CaptionOptions, CaptionVideos
 
@@ -34,6 +35,25 @@ def requests_for_files(inputs: Sequence[str]) -> list[UploadRequest]:
             video_id = f"{video_id[:119]}-{digest}"
         requests.append(UploadRequest(video_id=video_id, source=source))
     return requests
+
+
+SUPPORTED_SCHEMES = ("file", "s3")
+
+
+def refused_input(given: str) -> Failure | None:
+    """Why an input cannot be captioned as given (a URL of a scheme we never fetch), else None.
+
+    The failure carries a safe video id from the input's file name and code `invalid_event`."""
+    scheme = urlsplit(given).scheme.lower() if "://" in given else "file"
+    if scheme in SUPPORTED_SCHEMES:
+        return None
+    return Failure(
+        video_id_from_filename(_file_name(given) or "video"),
+        ErrorCode.INVALID_EVENT,
+        f"unsupported source {given!r}: give a local file, a file:// or an s3:// URI "
+        "(other URLs are never fetched)",
+        given,
+    )
 
 
 def source_uri(path: str) -> str:

@@ -193,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--video-id", help="default: derived from the file name")
     publish.add_argument("--language", help="spoken language code (default: detect)")
     publish.add_argument("--translate-to", default="", help="'en' for an English track too")
+    publish.add_argument("--hotwords", help="the upload's vocabulary, e.g. 'ComfyUI, Kubernetes'")
+    publish.add_argument("--initial-prompt", help="text the model reads before the speech")
     publish.set_defaults(run=run_publish)
 
     serve = commands.add_parser(
@@ -301,7 +303,12 @@ def resolve_model(name_or_path: str) -> tuple[str, str]:
 
 def run_caption(args: argparse.Namespace, beam_args: list[str]) -> int:
     from connectors.storage import manifest_key, open_store
-    from pipelines.caption_files import caption_files, requests_for_files, source_uri
+    from pipelines.caption_files import (
+        caption_files,
+        refused_input,
+        requests_for_files,
+        source_uri,
+    )
     from schemas.manifest import Manifest
     from transforms import caption
 
@@ -311,7 +318,17 @@ def run_caption(args: argparse.Namespace, beam_args: list[str]) -> int:
         raise UsageError(f"--out: {exc}") from None
     args.model, args.model_label = resolve_model(args.model)
     options = replace(caption_options(args, store.url), captions_root="")
-    requests = requests_for_files(args.inputs)
+    refused = {given: refused_input(given) for given in args.inputs}
+    requests = requests_for_files([given for given, why in refused.items() if why is None])
+    taken = {r.video_id for r in requests}
+    for failure in refused.values():
+        if failure is not None and failure.video_id not in taken:  # a name of its own only
+            manifest = Manifest.failed(failure, model=args.model_label)
+            store.put_bytes(
+                manifest_key(manifest.video_id, root=""),
+                manifest.to_json().encode("utf-8"),
+                "application/json",
+            )
     progress = Progress(len(requests)) if sys.stderr.isatty() else None
     caption.progress_listener = progress.on_event if progress else None
     started = time.monotonic()
@@ -323,6 +340,10 @@ def run_caption(args: argparse.Namespace, beam_args: list[str]) -> int:
         caption.progress_listener = None
 
     failed = 0
+    for given, failure in refused.items():
+        if failure is not None:
+            failed += 1
+            print(f"ERROR {given}: {failure.code}: {failure.message}", file=sys.stderr)
     given_as = {source_uri(i): i for i in reversed(args.inputs)}  # as the user typed it
     for request in requests:
         given = given_as[request.source]
@@ -433,6 +454,8 @@ def run_publish(args: argparse.Namespace, beam_args: list[str]) -> int:
             translate_to=translate_to,
             event_id=str(uuid.uuid4()),
             occurred_at=utc_timestamp(),
+            hotwords=args.hotwords or None,
+            initial_prompt=args.initial_prompt or None,
         )
     except (CaptionError, ValueError) as exc:
         raise UsageError(str(exc)) from None

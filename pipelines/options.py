@@ -17,6 +17,8 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 
+from schemas.errors import CaptionError
+from schemas.events import UploadRequest
 from transforms.caption import CaptionOptions
 from transforms.chunks import ChunkingOptions
 from transforms.cues import CaptionRules
@@ -63,6 +65,20 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "--translate-to",
         default="",
         help="also make a translated track; Whisper translates into English only: 'en'",
+    )
+    add_option(
+        group,
+        "--hotwords",
+        default=None,
+        help="words and names the speech holds, spelled as they must be written "
+        "(e.g. 'ComfyUI, Kubernetes'), for uploads that bring no vocabulary of their own",
+    )
+    add_option(
+        group,
+        "--initial-prompt",
+        default=None,
+        help="text the model reads as if said just before the speech (Whisper's initial "
+        "prompt: style, spelling, names), for uploads that bring no vocabulary of their own",
     )
     add_option(
         group,
@@ -155,6 +171,7 @@ def caption_options(args: argparse.Namespace, storage_url: str) -> CaptionOption
             raise UsageError(f"--{name.replace('_', '-')} must be 0 (choose) or more")
     if args.max_duration <= 0:
         raise UsageError("--max-duration must be positive")
+    hotwords, initial_prompt = vocabulary_options(args)
     whisper = WhisperSettings(
         model=args.model,
         device=args.device,
@@ -178,8 +195,23 @@ def caption_options(args: argparse.Namespace, storage_url: str) -> CaptionOption
         formats=formats,
         default_language=default_language,
         translate_to=translate_to,
+        hotwords=hotwords,
+        initial_prompt=initial_prompt,
         max_duration_s=args.max_duration,
     )
+
+
+def vocabulary_options(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """--hotwords and --initial-prompt, checked by the same rule as the upload event's fields;
+    raises UsageError."""
+    hotwords = getattr(args, "hotwords", None) or None
+    initial_prompt = getattr(args, "initial_prompt", None) or None
+    try:
+        UploadRequest("check", "file:///check", hotwords=hotwords, initial_prompt=initial_prompt)
+    except CaptionError as exc:
+        field, _, problem = exc.message.partition(": ")
+        raise UsageError(f"--{field.replace('_', '-')}: {problem}") from None
+    return hotwords, initial_prompt
 
 
 def make_pipeline(runner: str, beam_args: Sequence[str]) -> beam.Pipeline:

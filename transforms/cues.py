@@ -19,6 +19,12 @@ less than `min_duration_s` before the end is shorter (a player shows nothing aft
 
 Words the model gave no usable time (numbers and symbols often get none: NaN, zero length, end
 before start, out of order) keep their place and get times interpolated from their neighbours.
+
+Text is shown exactly as the model spelled it: words are joined with a space only where the
+model put one, and breaks fall only where `transforms.line_breaks` allows them (at spaces in
+spaced writing, between phrases in Japanese, Chinese and Thai). "A word" in the rules above is
+then a run of words no break may fall inside; widths and reading speed count characters the
+way the language's guide does (`CaptionRules.half_width_weight`).
 """
 
 from __future__ import annotations
@@ -26,11 +32,20 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from schemas.transcript import Word
+from schemas.transcript import Word, join_words
+from transforms.line_breaks import (
+    BREAK_AT_CLAUSE,
+    NEVER,
+    PHRASE_SEGMENTERS,
+    SENTENCE_END,
+    break_penalties,
+    text_width,
+)
+
+__all__ = ["SENTENCE_END", "CaptionRules", "Cue", "layout_cues"]
 
 
 @dataclass(frozen=True)
@@ -55,12 +70,25 @@ class CaptionRules:
     max_pause_in_cue_s: float = 1.5
     # BBC Timing: subtitles should not linger after the speech (DCMP: caption in sync with audio).
     max_linger_s: float = 0.5
+    # Netflix Japanese, Chinese and Korean guides: half-width characters count as half a one.
+    half_width_weight: float = 1.0
+    # Writing without spaces between words: a segmenter name from PHRASE_SEGMENTERS ("ja",
+    # "zh-hans", "zh-hant", "th", "chars"); None: breaks at the model's spaces.
+    phrases: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_chars_per_line < 1 or self.max_lines < 1:
             raise ValueError("a cue needs at least one line of at least one character")
         if not 0 < self.min_duration_s <= self.max_duration_s or self.min_gap_s < 0:
             raise ValueError("need 0 < min_duration_s <= max_duration_s and min_gap_s >= 0")
+        if not 0 < self.half_width_weight <= 1:
+            raise ValueError("half_width_weight must be in (0, 1]")
+        if self.phrases is not None and self.phrases not in PHRASE_SEGMENTERS:
+            raise ValueError(f"phrases: one of {PHRASE_SEGMENTERS} or None, not {self.phrases!r}")
+
+    def width(self, text: str) -> float:
+        """How much of a line `text` takes under these rules."""
+        return text_width(text, self.half_width_weight)
 
 
 @dataclass(frozen=True)
@@ -77,26 +105,6 @@ class Cue:
         return "\n".join(self.lines)
 
 
-# Where a cue or a line breaks, best first (Netflix TTSG "Line treatment"; BBC "Line breaks").
-BREAK_AT_SENTENCE_END = 0.0
-BREAK_AT_CLAUSE = 1.0
-BREAK_BEFORE_LINKING_WORD = 2.0
-BREAK_ANYWHERE_ELSE = 4.0
-BREAK_AFTER_LINKING_WORD = 6.0  # never leave "the", "to", "and" hanging at a line's end
-
-_CLOSERS = "\"'\u201d\u2019\u00bb)\\]"  # closing quotes and brackets may follow the mark
-SENTENCE_END = re.compile(f"[.!?\u2026][{_CLOSERS}]*$")
-CLAUSE_END = re.compile(f"[,;:\u2013\u2014][{_CLOSERS}]*$")  # also en and em dashes
-CONJUNCTIONS = frozenset(
-    "and but or nor so yet because although though while whereas if"  # noqa: SIM905
-    " unless until when whenever where whether than that which who whom whose".split()
-)
-PREPOSITIONS = frozenset(
-    "to of in on at for with from by about as into onto over under"  # noqa: SIM905
-    " after before since through between against during without within upon".split()
-)
-ARTICLES = frozenset({"a", "an", "the"})
-LINKING_WORDS = CONJUNCTIONS | PREPOSITIONS | ARTICLES
 NATURAL_PAUSE_S = 0.3  # a pause this long between words breaks as well as a comma does
 
 UNTIMED_WORD_S = 0.3  # the most time an interpolated word gets
@@ -118,14 +126,18 @@ def layout_cues(
     """
     timed = repair_word_times(words, media_end)
     groups: list[list[Word]] = []
+    lines: list[tuple[str, ...]] = []
     blocks = split_at_long_pauses(timed, rules)
     for k, block in enumerate(blocks):
         following_start = blocks[k + 1][0].start if k + 1 < len(blocks) else math.inf
-        groups.extend(choose_cue_breaks(block, following_start, rules))
+        penalties = break_penalties(block, rules.phrases)
+        for a, b in choose_cue_breaks(block, penalties, following_start, rules):
+            groups.append(block[a:b])
+            lines.append(wrap_lines(block[a:b], penalties[a : b - 1], rules))
     times = time_cues(groups, rules, media_end)
     return [
-        Cue(start, end, wrap_lines([w.text for w in group], rules), tuple(group))
-        for group, (start, end) in zip(groups, times, strict=True)
+        Cue(start, end, cue_lines, tuple(group))
+        for group, cue_lines, (start, end) in zip(groups, lines, times, strict=True)
     ]
 
 
@@ -198,25 +210,6 @@ def split_at_long_pauses(words: Sequence[Word], rules: CaptionRules) -> list[lis
     return blocks
 
 
-def break_penalty(before: str, after: str | None) -> float:
-    """How bad a cue or line break between the words `before` and `after` reads."""
-    if after is None or SENTENCE_END.search(before):
-        return BREAK_AT_SENTENCE_END
-    if CLAUSE_END.search(before):
-        return BREAK_AT_CLAUSE
-    if _bare(before) in LINKING_WORDS:
-        return BREAK_AFTER_LINKING_WORD
-    if _bare(after) in LINKING_WORDS:
-        return BREAK_BEFORE_LINKING_WORD
-    return BREAK_ANYWHERE_ELSE
-
-
-def _bare(text: str) -> str:
-    return text.lower().strip(
-        "\"'()[]\u00bf\u00a1.,;:!?\u2026-\u2013\u2014\u201c\u201d\u2018\u2019\u00ab\u00bb"
-    )
-
-
 def natural_end(last_end: float, following_start: float, rules: CaptionRules) -> float:
     """Where a cue ends by itself: chained to the next across a short gap, else lingering.
 
@@ -231,45 +224,71 @@ def natural_end(last_end: float, following_start: float, rules: CaptionRules) ->
 
 
 def choose_cue_breaks(
-    block: Sequence[Word], following_start: float, rules: CaptionRules
-) -> list[list[Word]]:
-    """Split a pause-free run of words into cues, cheapest layout first (dynamic programming).
+    block: Sequence[Word], penalties: Sequence[float], following_start: float, rules: CaptionRules
+) -> list[tuple[int, int]]:
+    """Split a pause-free run of words into cues, cheapest layout first (dynamic programming);
+    each cue as a [start, end) range of `block`.
 
-    A cue must fit its lines (hard); long cues, slow reading, crowding the next cue and poor
-    break points cost more (soft). `following_start` is the start of the next word after `block`.
+    `penalties[k]` is how badly a break between words k and k+1 reads (NEVER: no break). A cue
+    must fit its lines (hard); long cues, slow reading, crowding the next cue and poor break
+    points cost more (soft). `following_start` is the start of the next word after `block`.
     """
-    n = len(block)
-    cost = [0.0] + [math.inf] * n
-    back = [0] * (n + 1)
-    for i in range(n):
-        lines, line_len, chars = 1, 0, -1
-        for j in range(i, n):
-            width = len(block[j].text)
-            chars += 1 + width
-            if line_len and line_len + 1 + width > rules.max_chars_per_line:
-                lines, line_len = lines + 1, width  # greedy filling needs the fewest lines
+    units = _units(block, penalties)
+    widths, seps = _unit_widths(block, units, rules)
+    m = len(units)
+    cost = [0.0] + [math.inf] * m
+    back = [0] * (m + 1)
+    for i in range(m):
+        lines, line_len, chars = 1, 0.0, 0.0
+        for j in range(i, m):
+            chars += (seps[j] if j > i else 0.0) + widths[j]
+            if j > i and line_len and line_len + seps[j] + widths[j] > rules.max_chars_per_line:
+                lines, line_len = lines + 1, widths[j]  # greedy filling needs the fewest lines
             else:
-                line_len += (1 if line_len else 0) + width
+                line_len += (seps[j] if j > i and line_len else 0.0) + widths[j]
             if lines > rules.max_lines:
                 break
-            total = cost[i] + _cue_cost(block, i, j + 1, chars, following_start, rules)
+            a, b = units[i][0], units[j][1]
+            penalty = penalties[b - 1] if b < len(block) else 0.0
+            total = cost[i] + _cue_cost(block, a, b, chars, penalty, following_start, rules)
             if total < cost[j + 1]:
                 cost[j + 1], back[j + 1] = total, i
-    groups: list[list[Word]] = []
-    j = n
+    ranges: list[tuple[int, int]] = []
+    j = m
     while j > 0:
-        groups.append(list(block[back[j] : j]))
+        ranges.append((units[back[j]][0], units[j - 1][1]))
         j = back[j]
-    return groups[::-1]
+    return ranges[::-1]
+
+
+def _units(words: Sequence[Word], penalties: Sequence[float]) -> list[tuple[int, int]]:
+    """The runs of `words` no break may fall inside, as [start, end) ranges."""
+    cuts = [0, *(k + 1 for k, p in enumerate(penalties) if p < NEVER), len(words)]
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _unit_widths(
+    words: Sequence[Word], units: Sequence[tuple[int, int]], rules: CaptionRules
+) -> tuple[list[float], list[float]]:
+    """Each unit's width, and the width of the space before it when it follows another."""
+    space = rules.width(" ")
+    widths = [rules.width(join_words(words[a:b])) for a, b in units]
+    seps = [space if words[a].space_before else 0.0 for a, _ in units]
+    return widths, seps
 
 
 def _cue_cost(
-    block: Sequence[Word], i: int, j: int, chars: int, following_start: float, rules: CaptionRules
+    block: Sequence[Word],
+    i: int,
+    j: int,
+    chars: float,
+    penalty: float,
+    following_start: float,
+    rules: CaptionRules,
 ) -> float:
     first, last = block[i], block[j - 1]
     after = block[j] if j < len(block) else None
     next_start = after.start if after else following_start
-    penalty = break_penalty(last.text, after.text if after else None)
     if after and after.start - last.end >= NATURAL_PAUSE_S:
         penalty = min(penalty, BREAK_AT_CLAUSE)
     cost = CUE_COST + BREAK_WEIGHT * penalty
@@ -311,30 +330,38 @@ def time_cues(
     return times
 
 
-def wrap_lines(texts: Sequence[str], rules: CaptionRules) -> tuple[str, ...]:
+def wrap_lines(
+    words: Sequence[Word], penalties: Sequence[float], rules: CaptionRules
+) -> tuple[str, ...]:
     """The words of one cue as the fewest lines that fit, balanced, broken where it reads best.
 
-    One line when it fits; otherwise the fewest lines (dynamic programming over the breaks) with
-    lengths close to even, a bottom line rather longer than shorter (Netflix TTSG "pyramid"), and
-    breaks at punctuation or before linking words. A word longer than a line stands alone.
+    One line when it fits; otherwise the fewest lines (dynamic programming over the allowed
+    breaks, `penalties` as for `choose_cue_breaks`) with widths close to even, a bottom line
+    rather longer than shorter (Netflix TTSG "pyramid"), and breaks at punctuation or before
+    linking words. A run of words wider than a line stands alone on its line.
     """
-    one_line = " ".join(texts)
-    if len(one_line) <= rules.max_chars_per_line or len(texts) == 1:
+    one_line = join_words(words)
+    units = _units(words, penalties)
+    if rules.width(one_line) <= rules.max_chars_per_line or len(units) == 1:
         return (one_line,)
-    n_lines = lines_needed(texts, rules.max_chars_per_line)
-    target = (len(one_line) - (n_lines - 1)) / n_lines
+    widths, seps = _unit_widths(words, units, rules)
+    n_lines = lines_needed(widths, seps, rules.max_chars_per_line)
+    target = (sum(widths) + sum(seps[1:]) - (n_lines - 1) * rules.width(" ")) / n_lines
+
+    def text(a: int, b: int) -> str:
+        return join_words(words[units[a][0] : units[b - 1][1]])
 
     def line_cost(a: int, b: int, last: bool) -> float:
-        length = len(" ".join(texts[a:b]))
+        length = sum(widths[a:b]) + sum(seps[a + 1 : b])
         if length > rules.max_chars_per_line and b - a > 1:
             return math.inf
         cost = ((length - target) / 10) ** 2
         if not last:  # breaks read best at punctuation; a top line longer than the bottom less so
-            cost += 0.5 * break_penalty(texts[b - 1], texts[b]) + 0.05 * max(0, length - target)
+            cost += 0.5 * penalties[units[b][0] - 1] + 0.05 * max(0, length - target)
         return cost
 
-    n = len(texts)
-    # best[k][a]: the cheapest way to lay texts[a:] on k lines, and where its first line ends
+    n = len(units)
+    # best[k][a]: the cheapest way to lay units[a:] on k lines, and where its first line ends
     best: list[list[tuple[float, int]]] = [[(math.inf, n)] * (n + 1) for _ in range(n_lines + 1)]
     best[0][n] = (0.0, n)
     for k in range(1, n_lines + 1):
@@ -347,17 +374,18 @@ def wrap_lines(texts: Sequence[str], rules: CaptionRules) -> tuple[str, ...]:
     lines, a = [], 0
     for k in range(n_lines, 0, -1):
         b = best[k][a][1]
-        lines.append(" ".join(texts[a:b]))
+        lines.append(text(a, b))
         a = b
     return tuple(lines)
 
 
-def lines_needed(texts: Sequence[str], max_chars: int) -> int:
-    """The fewest lines of at most `max_chars` that hold `texts` (filling greedily is optimal)."""
-    lines, line_len = 1, 0
-    for text in texts:
-        if line_len and line_len + 1 + len(text) > max_chars:
-            lines, line_len = lines + 1, len(text)
+def lines_needed(widths: Sequence[float], seps: Sequence[float], max_width: float) -> int:
+    """The fewest lines of at most `max_width` that hold units of these widths (filling
+    greedily is optimal); `seps[k]` is the space before unit k when it follows another."""
+    lines, line_len = 1, 0.0
+    for k, width in enumerate(widths):
+        if k and line_len + seps[k] + width > max_width:
+            lines, line_len = lines + 1, width
         else:
-            line_len += (1 if line_len else 0) + len(text)
+            line_len += (seps[k] if k else 0.0) + width
     return lines

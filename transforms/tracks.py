@@ -13,6 +13,9 @@ from typing import Any
 
 from schemas.transcript import Transcript
 from transforms.cues import Cue
+from transforms.languages import RIGHT_TO_LEFT
+
+RLM = "\u200f"
 
 CONTENT_TYPES: dict[str, str] = {
     "vtt": "text/vtt; charset=utf-8",
@@ -28,24 +31,25 @@ def write_vtt(cues: Sequence[Cue], language: str | None = None) -> str:
     """A WebVTT file: the header (with a `Language:` line if given), then one block per cue.
 
     `&`, `<` and `>` in the text are escaped, so words like "R&D" or "-->" cannot break the file.
+    Lines of a right-to-left language start with a right-to-left mark (see `_shown`).
     """
     language = " ".join((language or "").split())  # one line, whatever the caller passed
     header = "WEBVTT\n" + (f"Language: {language}\n" if language else "")
     blocks = [
         f"{vtt_timestamp(cue.start)} --> {vtt_timestamp(cue.end)}\n"
         + "\n".join(map(_escape, lines))
-        for cue, lines in _shown(cues)
+        for cue, lines in _shown(cues, language)
     ]
     return "\n".join([header, *(block + "\n" for block in blocks)])
 
 
-def write_srt(cues: Sequence[Cue]) -> str:
+def write_srt(cues: Sequence[Cue], language: str | None = None) -> str:
     """A SubRip file: cues numbered from 1, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, a blank line after."""
     return "".join(
         f"{number}\n{srt_timestamp(cue.start)} --> {srt_timestamp(cue.end)}\n"
         + "".join(line + "\n" for line in lines)
         + "\n"
-        for number, (cue, lines) in enumerate(_shown(cues), start=1)
+        for number, (cue, lines) in enumerate(_shown(cues, language), start=1)
     )
 
 
@@ -62,7 +66,7 @@ def _write_vtt_track(cues: Sequence[Cue], transcript: Transcript) -> str:
 
 
 def _write_srt_track(cues: Sequence[Cue], transcript: Transcript) -> str:
-    return write_srt(cues)
+    return write_srt(cues, transcript.language or None)
 
 
 def _write_json_track(cues: Sequence[Cue], transcript: Transcript) -> str:
@@ -99,15 +103,19 @@ def _timestamp(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
 
 
-def _shown(cues: Sequence[Cue]) -> list[tuple[Cue, list[str]]]:
+def _shown(cues: Sequence[Cue], language: str | None = None) -> list[tuple[Cue, list[str]]]:
     """Each cue with its non-empty lines, whitespace made single spaces; cues without text go.
 
-    An empty line would end a cue block in both formats, so none is ever written.
+    An empty line would end a cue block in both formats, so none is ever written. In a
+    right-to-left language each line starts with U+200F (RIGHT-TO-LEFT MARK): players take a
+    line's direction from its first strong character, so a line opening with a number or a
+    Latin name would otherwise be laid out left to right.
     """
+    mark = RLM if (language or "").lower() in RIGHT_TO_LEFT else ""
     shown = []
     for cue in cues:
         lines = [" ".join(line.split()) for line in cue.lines]
-        lines = [line for line in lines if line]
+        lines = [mark + line for line in lines if line]
         if lines:
             shown.append((cue, lines))
     return shown

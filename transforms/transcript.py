@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from schemas.transcript import Segment, Transcript, Word
+from schemas.transcript import Segment, Transcript, Word, join_words
 from transforms.whisper import ChunkTranscript
 
 # Whisper's own thresholds (openai/whisper transcribe.py), applied per chunk / segment.
@@ -72,15 +72,15 @@ def guard_segments(chunk: ChunkTranscript, guards: Guards = Guards()) -> list[Se
     for segment in chunk.segments:
         if compression_ratio(segment.text) > guards.compression_ratio_threshold:
             words = collapse_loops(segment.words, guards.max_repeats)
-            if not words or compression_ratio(" ".join(w.text for w in words)) > (
+            if not words or compression_ratio(join_words(words)) > (
                 guards.compression_ratio_threshold
             ):
                 continue
-            segment = replace(segment, words=tuple(words), text=" ".join(w.text for w in words))
+            segment = replace(segment, words=tuple(words), text=join_words(words))
         elif len(segment.words) > guards.max_repeats:
             words = collapse_loops(segment.words, guards.max_repeats)
             if len(words) != len(segment.words):
-                segment = replace(segment, words=tuple(words), text=" ".join(w.text for w in words))
+                segment = replace(segment, words=tuple(words), text=join_words(words))
         kept.append(segment)
     return kept
 

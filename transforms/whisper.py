@@ -15,11 +15,12 @@ batches of 8.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
 import threading
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,8 +37,9 @@ from faster_whisper.audio import pad_or_trim
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
-from schemas.transcript import Segment, Word
+from schemas.transcript import Segment, Word, join_words
 from transforms.chunks import ChunkAudio
+from transforms.cues import SENTENCE_END
 
 # faster-whisper's defaults: punctuation glued to the word before or after it.
 
@@ -79,6 +81,8 @@ class Chunk:
     task: str  # "transcribe" or "translate"
     language: str | None  # None: detect
     audio: ChunkAudio
+    hotwords: str | None = None  # the upload's vocabulary (see vocabulary_prompt)
+    initial_prompt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,15 @@ def batch_size(settings: WhisperSettings) -> int:
     return settings.batch_size or (GPU_BATCH if uses_gpu(settings.device) else CPU_BATCH)
 
 
+def compute_type(settings: WhisperSettings) -> str:
+    """CTranslate2's compute type: as set, else int8 on a CPU (what faster-whisper users pick
+    there: the float16 weights would otherwise be widened to float32, slower, with a warning)
+    and the model's own type on a GPU."""
+    if settings.compute_type == "default" and not uses_gpu(settings.device):
+        return "int8"
+    return settings.compute_type
+
+
 def load_whisper(settings: WhisperSettings) -> WhisperModel:
     """The process-wide model for these settings, loaded on first use."""
     workers, threads = inference_layout(settings)
@@ -153,7 +166,7 @@ def load_whisper(settings: WhisperSettings) -> WhisperModel:
             _MODELS[key] = WhisperModel(
                 settings.model,
                 device=settings.device,
-                compute_type=settings.compute_type,
+                compute_type=compute_type(settings),
                 cpu_threads=threads,
                 num_workers=workers,
                 download_root=settings.download_root,
@@ -281,7 +294,14 @@ def transcribe_batch(
 def _transcribe_piece(
     model: WhisperModel, batch: list[Chunk], settings: WhisperSettings
 ) -> list[ChunkTranscript]:
-    """Encode once, pick each chunk's language, decode with per-chunk prompts, time words."""
+    """Encode once, pick each chunk's language, decode every word, time the words.
+
+    Decoding runs without timestamp tokens, as faster-whisper's batched pipeline does: a chunk
+    is at most one window of speech cut at pauses, so the model writes all of it in one pass
+    and word times come from cross-attention alignment. (With timestamp tokens the model stops
+    at a timestamp before the end of the window and expects to be run again from there;
+    decoding on from there measured slower and no more accurate on the long-form talk.)
+    """
     if not batch:
         return []
     features = np.stack(
@@ -303,22 +323,12 @@ def _transcribe_piece(
         key: Tokenizer(model.hf_tokenizer, multilingual, task=key[1], language=key[0])
         for key in dict.fromkeys(keys)
     }
-    prompts = [model.get_prompt(tokenizers[k], []) for k in keys]
-    any_tokenizer = next(iter(tokenizers.values()))
-    max_length = model.max_length
-    if settings.max_new_tokens is not None:
-        max_length = min(max_length, max(map(len, prompts)) + settings.max_new_tokens)
-    results = model.model.generate(
-        encoder_output,
-        prompts,
-        beam_size=settings.beam_size,
-        max_length=max_length,
-        suppress_blank=True,
-        suppress_tokens=list(get_suppressed_tokens(any_tokenizer, [-1]) or []),
-        return_scores=True,
-        return_no_speech_prob=True,
-        sampling_temperature=0.0,
-    )
+    prompts = [
+        vocabulary_prompt(model, tokenizers[k], c.hotwords, c.initial_prompt)
+        for c, k in zip(batch, keys, strict=True)
+    ]
+    suppress = list(get_suppressed_tokens(next(iter(tokenizers.values())), [-1]) or [])
+    results = _generate(model, encoder_output, features, prompts, suppress, settings)
     tokens = [r.sequences_ids[0] for r in results]
 
     words_by_item: dict[int, list[dict[str, Any]]] = {}
@@ -327,7 +337,8 @@ def _transcribe_piece(
         group_output = _select(model, encoder_output, features, items, len(batch))
         text_tokens = [[t for t in tokens[i] if t < tokenizer.eot] for i in items]
         frames = [_num_frames(model, batch[i].audio) for i in items]
-        alignments = model.find_alignment(tokenizer, text_tokens, group_output, frames)
+        splitter = _word_splitter(tokenizer, key[1])
+        alignments = model.find_alignment(splitter, text_tokens, group_output, frames)
         for i, alignment in zip(items, alignments, strict=True):
             merge_punctuations(alignment, PREPEND_PUNCTUATIONS, APPEND_PUNCTUATIONS)
             words_by_item[i] = alignment
@@ -337,7 +348,8 @@ def _transcribe_piece(
         tokenizer = tokenizers[keys[i]]
         seq_len = len(tokens[i])
         avg_logprob = result.scores[0] * (seq_len**1.0) / (seq_len + 1)
-        segments = _segments(model, tokenizer, tokens[i], words_by_item.get(i, []), chunk.audio)
+        text = tokenizer.decode([t for t in tokens[i] if t < tokenizer.eot])
+        segments = _segments(words_by_item.get(i, []), text, chunk.audio)
         out.append(
             ChunkTranscript(
                 job=chunk.job,
@@ -352,6 +364,64 @@ def _transcribe_piece(
             )
         )
     return out
+
+
+# Room for the vocabulary before the decoded text: Whisper's own limit for previous text
+# (half of its 448 positions), so a long prompt never leaves a window too little to say.
+PROMPT_TOKENS = 448 // 2 - 1
+
+
+def vocabulary_prompt(
+    model: WhisperModel, tokenizer: Tokenizer, hotwords: str | None, initial_prompt: str | None
+) -> list[int]:
+    """The decoder prompt of one chunk: its vocabulary as previous text, then the task.
+
+    Hotwords go in as a glossary ("Glossary: ComfyUI."), which heard "ComfyUI" in
+    `hotwords.mp3` where faster-whisper's bare form ("ComfyUI") gave "Comfy UI" when decoding
+    without timestamps; the initial prompt goes in as written. Both together keep to
+    PROMPT_TOKENS: the glossary first, then the end of the prompt.
+    """
+    glossary = tokenizer.encode(f" Glossary: {hotwords.strip()}.") if hotwords else []
+    written = tokenizer.encode(" " + initial_prompt.strip()) if initial_prompt else []
+    glossary = glossary[:PROMPT_TOKENS]
+    room = PROMPT_TOKENS - len(glossary)
+    previous = [*glossary, *(written[-room:] if room > 0 and written else [])]
+    return model.get_prompt(tokenizer, previous, without_timestamps=True)
+
+
+def _generate(
+    model: WhisperModel,
+    encoder_output: ctranslate2.StorageView,
+    features: np.ndarray,
+    prompts: list[list[int]],
+    suppress_tokens: list[int],
+    settings: WhisperSettings,
+) -> list[Any]:
+    """Beam search for every chunk; one call per prompt length, since CTranslate2 needs the
+    start-of-transcript token at the same position across a batch (vocabularies differ)."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, prompt in enumerate(prompts):
+        groups[len(prompt)].append(i)
+    results: list[Any] = [None] * len(prompts)
+    for items in groups.values():
+        group_prompts = [prompts[i] for i in items]
+        max_length = model.max_length
+        if settings.max_new_tokens is not None:
+            max_length = min(max_length, len(group_prompts[0]) + settings.max_new_tokens)
+        generated = model.model.generate(
+            _select(model, encoder_output, features, items, len(prompts)),
+            group_prompts,
+            beam_size=settings.beam_size,
+            max_length=max_length,
+            suppress_blank=True,
+            suppress_tokens=suppress_tokens,
+            return_scores=True,
+            return_no_speech_prob=True,
+            sampling_temperature=0.0,
+        )
+        for i, result in zip(items, generated, strict=True):
+            results[i] = result
+    return results
 
 
 def _languages(
@@ -390,51 +460,60 @@ def _num_frames(model: WhisperModel, audio: ChunkAudio) -> int:
     return int(math.ceil(audio.duration_s) * model.frames_per_second)
 
 
-def _segments(
-    model: WhisperModel,
-    tokenizer: Tokenizer,
-    tokens: list[int],
-    alignment: list[dict[str, Any]],
-    audio: ChunkAudio,
-) -> list[Segment]:
-    """Split a decoded chunk into segments at its timestamp tokens and attach timed words."""
-    duration = audio.duration_s
-    pieces, _, _ = model._split_segments_by_timestamps(
-        tokenizer=tokenizer,
-        tokens=tokens,
-        time_offset=0.0,
-        segment_size=int(math.ceil(duration) * model.frames_per_second),
-        segment_duration=duration,
-        seek=0,
-    )
-    next_word = 0
+def _word_splitter(tokenizer: Tokenizer, task: str) -> Tokenizer:
+    """The tokenizer whose word split fits the text: faster-whisper splits by the *source*
+    language, so an English translation of Japanese speech would be cut into tokens."""
+    if task != "translate" or tokenizer.language_code == "en":
+        return tokenizer
+    english = copy.copy(tokenizer)
+    english.language_code = "en"
+    return english
+
+
+def _segments(alignment: list[dict[str, Any]], text: str, audio: ChunkAudio) -> list[Segment]:
+    """A decoded chunk as segments, one per sentence, with its timed words.
+
+    Each word keeps the spacing the model gave it. Text the alignment could not time (it had no
+    word tokens) still becomes one segment over the whole chunk, so nothing said is dropped.
+    """
+    words: list[Word] = []
+    space_pending = False
+    for timing in alignment:
+        raw = str(timing["word"])
+        if not raw.strip():  # a bare space token: it spaces the word after it
+            space_pending = space_pending or bool(raw)
+            continue
+        spaced = raw[:1].isspace() or space_pending or not words
+        words.append(_absolute_word(raw.strip(), spaced, timing, audio))
+        space_pending = False
+    if not words:
+        text = text.strip()
+        if not text:
+            return []
+        start, end = audio.to_absolute(0.0), audio.to_absolute(audio.duration_s)
+        return [Segment(start, end, text, ())]
     segments = []
-    for piece in pieces:
-        text_tokens = [t for t in piece["tokens"] if t < tokenizer.eot]
-        if not text_tokens:
-            continue
-        words: list[Word] = []
-        used = 0
-        while next_word < len(alignment) and used < len(text_tokens):
-            timing = alignment[next_word]
-            next_word += 1
-            used += len(timing["tokens"])
-            text = timing["word"].strip()
-            if text:
-                words.append(_absolute_word(text, timing, audio))
-        text = tokenizer.decode(text_tokens).strip()
-        if not words and not text:
-            continue
-        start = words[0].start if words else audio.to_absolute(piece["start"])
-        end = words[-1].end if words else audio.to_absolute(min(piece["end"], duration))
-        segments.append(Segment(start, max(start, end), text, tuple(words)))
+    sentence: list[Word] = []
+    for word in words:
+        sentence.append(word)
+        if SENTENCE_END.search(word.text):
+            segments.append(_segment(sentence))
+            sentence = []
+    if sentence:
+        segments.append(_segment(sentence))
     return segments
 
 
-def _absolute_word(text: str, timing: dict[str, Any], audio: ChunkAudio) -> Word:
+def _segment(words: list[Word]) -> Segment:
+    return Segment(
+        words[0].start, max(words[0].start, words[-1].end), join_words(words), tuple(words)
+    )
+
+
+def _absolute_word(text: str, spaced: bool, timing: dict[str, Any], audio: ChunkAudio) -> Word:
     """Chunk-relative word times -> video times; both ends inside the span the word starts in."""
     start_rel = min(float(timing["start"]), audio.duration_s)
     span = audio.span_index(start_rel)
     start = audio.to_absolute(start_rel, span)
     end = audio.to_absolute(max(float(timing["end"]), start_rel), span)
-    return Word(text, start, max(start, end), float(timing["probability"]))
+    return Word(text, start, max(start, end), float(timing["probability"]), space_before=spaced)

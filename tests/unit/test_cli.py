@@ -7,7 +7,7 @@ from contextlib import redirect_stderr
 
 import pytest
 
-from pipelines.caption_files import requests_for_files
+from pipelines.caption_files import refused_input, requests_for_files
 from pipelines.cli import Progress, build_parser, main
 from pipelines.options import UsageError, caption_options
 from transforms.caption import CaptionResult
@@ -26,6 +26,20 @@ def test_defaults_are_the_documented_ones() -> None:
     assert options.formats == ("vtt", "srt", "json")
     assert options.rules.max_chars_per_line == 42 and options.rules.max_lines == 2
     assert options.reshuffle is False
+
+
+def test_vocabulary_options_become_the_defaults_of_every_upload() -> None:
+    options = caption_options(_args("--hotwords", "ComfyUI", "--initial-prompt", "Hi."), "o")
+    assert (options.hotwords, options.initial_prompt) == ("ComfyUI", "Hi.")
+    assert caption_options(_args(), "o").hotwords is None
+
+
+def test_urls_of_other_schemes_are_refused_as_inputs_never_fetched() -> None:
+    failure = refused_input("http://example.com/a.mp4")
+    assert failure is not None and failure.code == "invalid_event"
+    assert failure.video_id == "a" and "never fetched" in failure.message
+    assert refused_input("talk.mp4") is None and refused_input("s3://b/k.mp4") is None
+    assert refused_input("file:///srv/t.mp4") is None
 
 
 def test_chunks_are_reshuffled_on_distributed_runners_only() -> None:
@@ -57,6 +71,8 @@ def test_environment_variables_set_defaults(monkeypatch: pytest.MonkeyPatch) -> 
         (("--inference-workers", "-1"), "--inference-workers"),
         (("--cpu-threads", "-2"), "--cpu-threads"),
         (("--max-duration", "-1"), "--max-duration"),
+        (("--hotwords", "x" * 501), "--hotwords"),
+        (("--initial-prompt", "a\tb"), "--initial-prompt"),
     ],
 )
 def test_bad_options_are_usage_errors(extra: tuple[str, ...], message: str) -> None:

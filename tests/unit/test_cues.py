@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from dataclasses import replace
 
 import pytest
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 from schemas.transcript import Word
 from tests.caption_rules import assert_hard_caption_rules, caption_rule_violations, shown_texts
 from transforms.cues import CaptionRules, Cue, layout_cues, repair_word_times
+from transforms.languages import rules_for_language
+from transforms.line_breaks import NO_LINE_START
 
 RULES = CaptionRules()
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -381,3 +384,96 @@ def test_rule_checker_reports_each_broken_rule() -> None:
     assert "gap -0.1000" in problems
     assert "lingers past its last word" in problems
     assert caption_rule_violations(layout_cues(words), words, RULES) == []
+
+
+# --- writing without spaces, and words the model wrote together ----------------------------------
+
+KANA_KANJI = st.sampled_from(
+    [
+        *"真昼間電柱球外自己的脚今天气我们公园散步",
+        *["キャンプ", "サイト", "コンピューター", "なのに", "の", "に", "が", "を", "は", "ていた"],
+        *["ッ", "ャ", "ー", "\u3002", "\u3001", "\u300c", "\u300d", "\uff01", "\uff1f"],
+        *["AI", "2024", "Beam"],
+    ]
+)
+
+
+@st.composite
+def unspaced_words(draw: st.DrawFn) -> list[Word]:
+    """Words as Whisper writes Japanese or Chinese: mostly no space before, some Latin words
+    with one; times as a speaker says them, at a rate from slow to absurd."""
+    pace = draw(st.sampled_from([0.01, 0.1, 0.3, 1.0]))
+    t = draw(st.floats(0, 50))
+    words = []
+    for _ in range(draw(st.integers(0, 80))):
+        text = draw(KANA_KANJI)
+        start = t + draw(pause_s) * pace
+        end = start + max(draw(length_s) * pace, 1e-3)
+        t = end
+        spaced = text.isascii() and draw(st.booleans())
+        words.append(Word(text, start, end, space_before=spaced))
+    return words
+
+
+unspaced_rules = st.sampled_from(
+    [rules_for_language(lang, RULES) for lang in ("ja", "zh", "yue", "th", "lo")]
+    + [rules_for_language("ja", CaptionRules(max_lines=1)), CaptionRules(phrases="chars")]
+)
+
+
+@PROPERTY
+@given(unspaced_words(), unspaced_rules)
+def test_hard_rules_hold_for_words_without_spaces(words: list[Word], rules: CaptionRules) -> None:
+    cues = layout_cues(words, rules)
+    assert_hard_caption_rules(cues, words, rules)
+    for cue in cues:
+        for line in cue.lines:
+            assert not re.search(r"[^\x00-\x7f] [^\x00-\x7f]", line), line  # no invented space
+    starts_of_pauses = {cue.lines[0] for cue in cues}  # a run may begin with such a character
+    for cue in cues:
+        for line in cue.lines:
+            assert line[0] not in NO_LINE_START or line in starts_of_pauses, line
+
+
+def test_japanese_breaks_between_phrases_not_inside_words() -> None:
+    # 「真っ昼間なのにキャンプの外れの電柱に電球がともっていた」, token by token as Whisper has it
+    tokens = ["真", "っ", "昼", "間", "なの", "に", "キ", "ャ", "ン", "プ", "の", "外", "れ", "の"]
+    tokens += ["電", "柱", "に", "電", "球", "が", "とも", "って", "いた"]
+    words = [Word(t, i * 0.25, i * 0.25 + 0.2, space_before=False) for i, t in enumerate(tokens)]
+    rules = rules_for_language("ja", RULES)
+    cues = layout_cues(words, rules)
+    assert_hard_caption_rules(cues, words, rules)
+    lines = [line for cue in cues for line in cue.lines]
+    assert "".join(lines) == "".join(tokens)
+    phrases = ["真っ昼間なのに", "キャンプの", "外れの", "電柱に", "電球が", "ともっていた"]
+    bounds = {sum(map(len, phrases[:k])) for k in range(len(phrases) + 1)}
+    at = 0
+    for line in lines:  # every line starts and ends between BudouX phrases
+        assert at in bounds and at + len(line) in bounds, lines
+        at += len(line)
+    assert all(rules.width(line) <= 13 for line in lines)
+
+
+def test_words_the_model_wrote_together_stay_together() -> None:
+    said = ["Bonjour,", "je", "m", "'appelle", "Éric.", "C'est", "un", "non", "-dit", "connu."]
+    words = [
+        Word(t, i * 0.3, i * 0.3 + 0.25, space_before=t[0] not in "'-")
+        for i, t in enumerate(said * 6)
+    ]
+    rules = CaptionRules(max_chars_per_line=14)
+    cues = layout_cues(words, rules)
+    assert_hard_caption_rules(cues, words, rules)
+    text = "\n".join(cue.text for cue in cues)
+    assert "m'appelle" in text and "non-dit" in text
+    assert " '" not in text and " -" not in text
+    assert not any(line.startswith(("'", "-")) for cue in cues for line in cue.lines)
+
+
+def test_each_language_gets_its_guides_line_length_and_reading_speed() -> None:
+    assert rules_for_language("ja", RULES).max_chars_per_line == 13
+    assert rules_for_language("zh", RULES).max_chars_per_line == 16
+    assert rules_for_language("ko", RULES).max_chars_per_second == 12
+    assert rules_for_language("ja", RULES).width("AI、電球") == 4  # half-width counts 0.5
+    assert rules_for_language("en", RULES) == RULES  # Latin-script defaults stay as they are
+    assert rules_for_language("fr", CaptionRules(max_chars_per_line=37)).max_chars_per_line == 37
+    assert rules_for_language(None, RULES) == RULES

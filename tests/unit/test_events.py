@@ -30,6 +30,8 @@ FULL_EVENT: dict[str, Any] = {
     "source": "s3://media-bucket/videos/talk-2026.final_v2/talk.mp4",
     "language": "de",
     "translate_to": ["en"],
+    "hotwords": "ComfyUI, Kubernetes",
+    "initial_prompt": "A talk about the ComfyUI folder.",
     "occurred_at": "2026-11-26T10:00:00Z",
 }
 
@@ -61,6 +63,8 @@ def test_full_event_round_trips():
         translate_to=("en",),
         event_id="evt-1",
         occurred_at="2026-11-26T10:00:00Z",
+        hotwords="ComfyUI, Kubernetes",
+        initial_prompt="A talk about the ComfyUI folder.",
     )
     assert json.loads(request.to_json()) == FULL_EVENT
     assert parse_upload_event(request.to_json().encode()) == request
@@ -188,6 +192,14 @@ def test_unsupported_source_is_invalid_event(source):
         ("occurred_at", "2026-13-01T00:00:00Z"),
         ("occurred_at", "2026-11-26T10:00:00"),
         ("event_id", ""),
+        ("hotwords", ""),
+        ("hotwords", "   "),
+        ("hotwords", "x" * 501),
+        ("hotwords", ["ComfyUI"]),
+        ("hotwords", "Comfy\nUI"),
+        ("initial_prompt", "y" * 1001),
+        ("initial_prompt", "tab\there"),
+        ("initial_prompt", 42),
     ],
 )
 def test_malformed_optional_field_is_named(field, value):

@@ -163,3 +163,20 @@ def test_report_rows_refuse_unknown_statuses_and_columns():
 def test_empty_tables_keep_their_schema():
     assert manifest_table([]).schema == MANIFEST_SCHEMA
     assert report_table([]).num_rows == 0
+
+
+def test_ready_manifest_records_the_vocabulary_it_was_made_with():
+    manifest = Manifest.ready(
+        "abc",
+        "file:///data/abc.mp4",
+        duration_s=1.0,
+        language="en",
+        tracks=TRACKS,
+        model="whisper-base",
+        cues=1,
+        vocabulary=("ComfyUI", None),
+    )
+    document = json.loads(manifest.to_json())
+    assert document["vocabulary"] == {"hotwords": "ComfyUI", "initial_prompt": None}
+    assert Manifest.from_json(manifest.to_json()).vocabulary == ("ComfyUI", None)
+    assert "vocabulary" not in json.loads(_ready().to_json())  # none given: none written

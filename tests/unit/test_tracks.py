@@ -10,7 +10,7 @@ import webvtt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.transcript import Segment, Transcript, Word
+from schemas.transcript import Segment, Transcript, Word, join_words
 from tests.caption_rules import check_vtt_text, shown_texts
 from tests.unit.test_cues import PROPERTY, caption_rules, spoken, spoken_words
 from transforms.cues import CaptionRules, Cue, layout_cues
@@ -156,7 +156,40 @@ def test_vtt_checker_reports_each_broken_rule() -> None:
     )
     problems = check_vtt_text(text, ["x"] * 30 + ["one", "two", "3", "four"], CaptionRules())
     joined = "\n".join(problems)
-    for expected in ("lasts 0.500", "line of 60", "overlaps", "lasts 7.600", "3 lines", "gap of"):
+    for expected in (
+        "lasts 0.500",
+        "line of width 60",
+        "overlaps",
+        "lasts 7.600",
+        "3 lines",
+        "gap of",
+    ):
         assert expected in joined
     assert "words differ" in joined
     assert check_vtt_text("not a track", None) == ["not WebVTT: Invalid format"]
+
+
+def test_right_to_left_lines_start_with_a_right_to_left_mark() -> None:
+    cues = [Cue(0.0, 1.0, ("2024 كان عاماً جيداً",), ())]
+    vtt = write_vtt(cues, "ar")
+    assert "\n\u200f2024 كان عاماً جيداً\n" in vtt
+    assert "\u200f" in write_srt(cues, "ar") and "\u200f" not in write_vtt(cues, "en")
+
+
+def test_transcript_json_keeps_where_the_model_wrote_no_space() -> None:
+    words = (
+        Word("je", 0.0, 0.2),
+        Word("m", 0.2, 0.3),
+        Word("'appelle", 0.3, 0.6, space_before=False),
+    )
+    assert join_words(words) == "je m'appelle"
+    data = json.loads(
+        write_transcript_json(Transcript("v", "fr", 1.0, (Segment(0, 1, "", words),)))
+    )
+    assert [w.get("space_before", True) for w in data["segments"][0]["words"]] == [
+        True,
+        True,
+        False,
+    ]
+    back = Transcript.from_dict(data)
+    assert back.segments[0].words == words

@@ -11,7 +11,8 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that, equal_to
 
 from connectors.media import decode_pcm, probe
-from tests.fixtures.media import clip_path
+from schemas.transcript import join_words
+from tests.fixtures.media import DATA_DIR, clip_path
 from tests.fixtures.whisper_model import DEFAULT_SCRIPT, cached_whisper_model
 from transforms.chunks import ChunkAudio, speech_chunks
 from transforms.transcript import compression_ratio, guard_segments
@@ -169,3 +170,40 @@ def test_the_beam_stage_batches_chunks_and_reports_failed_ones(speech: ChunkAudi
             equal_to([("bad", ChunkFailed.__name__, 0)]),
             label="failed",
         )
+
+
+def test_one_batch_of_real_speech_mixes_videos_languages_tasks_and_vocabularies(
+    real_model: Path,
+) -> None:
+    def first_chunk(name: str) -> ChunkAudio:
+        path = DATA_DIR / "realspeech" / name
+        return next(iter(speech_chunks(decode_pcm(path, probe(path)))))
+
+    jfk, french, japanese = (
+        first_chunk(n) for n in ("jfk.flac", "ej-fra.m4a", "common_voice_ja_24511055.mp3")
+    )
+    batch = [
+        Chunk("a", 0, "transcribe", None, jfk),
+        Chunk("b", 0, "transcribe", None, french),
+        Chunk("c", 0, "transcribe", "ja", japanese),
+        Chunk("b", 0, "translate", "fr", french),
+        Chunk("d", 0, "transcribe", None, jfk, hotwords="Americans"),  # a longer prompt
+    ]
+    settings = WhisperSettings(model=str(real_model), device="cpu", batch_size=len(batch))
+    a, b, c, b_en, d = _run(settings, batch)
+    jfk_text = "And so my fellow Americans, ask not what your country can do for you"
+    assert (a.language, b.language, c.language) == ("en", "fr", "ja")
+    assert " ".join(_words(a)).startswith(jfk_text) and _words(d) == _words(a)
+    assert "m'appelle" in _text(b) and "キャンプの外れ" in _text(c)
+    english = _text(b_en)
+    assert "my name is" in english.lower(), english
+    # An English translation is split into words at its spaces, not by the source language:
+    # a word glued to the one before it starts with a mark ("long" + "-awaited"), never a letter.
+    for segment in b_en.segments:
+        assert join_words(segment.words) == segment.text
+        glued = [w.text for w in segment.words[1:] if not w.space_before]
+        assert all(not t[0].isalnum() for t in glued), glued
+
+
+def _text(result: ChunkTranscript) -> str:
+    return " ".join(s.text for s in result.segments)
