@@ -24,9 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import Row, Section, log, shown, test_model
-from benchmarks.throughput import TALK_S, caption_command
-from tests.fixtures.media import make_long_audio
+from benchmarks.measure import Row, Section, log, shown
+from benchmarks.throughput import caption_command
+from tests.fixtures.longform import longform_talk
+from tests.fixtures.real_whisper import real_whisper_model
 
 # Share name -> how to recognise its function in pstats: (file suffix or "~", name fragment).
 PARTS: dict[str, tuple[str, str]] = {
@@ -54,10 +55,10 @@ def profile(work: Path) -> tuple[list[str], float, float, dict[str, float], str]
     from pipelines.cli import main
     from transforms import whisper
 
-    media = make_long_audio(work, TALK_S, kind="flac")
+    media = longform_talk()
     out = work / "profile-out"
     shutil.rmtree(out, ignore_errors=True)
-    command = caption_command(media, out, test_model(work, "tiny"))
+    command = caption_command([media], out, real_whisper_model())
     batches: list[cProfile.Profile] = []
     lock = threading.Lock()
     original: Callable[..., Any] = whisper._transcribe_piece

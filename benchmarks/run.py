@@ -2,11 +2,12 @@
 
     .venv/bin/python -m benchmarks.run [--quick] [--only throughput,memory,latency,control,profile]
 
-throughput: `autocaption caption` against faster-whisper alone on a 10-minute talk;
-memory: peak RSS and the last cue of a 2-hour talk; latency: the stream service's overhead over
-pure transcription; control: uploads per second through the stream service (micro model);
-profile: where ours spends its time. A full run (no --only) rewrites BENCHMARKS.md, with the
-hand-written reading in benchmarks/findings.md appended.
+throughput: `autocaption caption` against faster-whisper alone, time and word error rate, on a
+10-minute talk and on 43 short clips; memory: peak RSS and the last cue of a 2-hour talk;
+latency: the stream service's overhead over pure transcription; control: uploads per second
+through the stream service (micro model); profile: where ours spends its time. Everything but
+the control plane runs the real Whisper base weights. A full run (no --only) rewrites
+BENCHMARKS.md, with the hand-written reading in benchmarks/findings.md appended.
 """
 
 from __future__ import annotations
@@ -61,10 +62,10 @@ def report(sections: list[Section], invocation: str, wall_s: float) -> str:
         "",
         *table(rows),
         "",
-        "Values are medians with (min to max, n) where repeated. Models are the offline-built "
-        "scripted test models (`tests/fixtures/whisper_model.py`): real Whisper tiny "
-        "dimensions (d 384, 4 + 4 layers, int8) unless a section says micro; they decode a "
-        "fixed sentence per 30 s window, so timings are honest engine timings, words are not.",
+        "Values are medians with (min to max, n) where repeated. The model is the real Whisper "
+        "base (int8; `python -m tests.fixtures.real_whisper`) for every contender, except the "
+        "control plane, which measures the service's own cost with a scripted micro model. "
+        "Every speed figure stands beside the word error rate of the same run.",
     ]
     for section in sections:
         lines += ["", f"## {section.name.capitalize()}", "", *section.details]

@@ -3,11 +3,11 @@
     .venv/bin/python -m benchmarks.stream_latency --uploads 10
 
 Starts a Tansu broker and a moto S3 server on loopback (as the tests do) and the real
-`autocaption stream` service with an offline-built model. Two measures:
+`autocaption stream` service. Two measures:
 
-- latency: 30-second talks, uploaded to S3 and announced once per `--interval` seconds, tiny
-  model; p50/p95 from event to answer, minus the pure transcription time of one such upload
-  (decode + VAD chunking + inference in this process, the model already loaded);
+- latency: 30-second talks, uploaded to S3 and announced once per `--interval` seconds, real
+  Whisper base weights; p50/p95 from event to answer, minus the pure transcription time of one
+  such upload (decode + VAD chunking + inference in this process, the model already loaded);
 - control plane: events for a 1-second clip published as fast as possible, micro model;
   answers per second from the first answer to the last (the first micro-batch's answers not
   counted: its work came before the first answer).
@@ -44,6 +44,7 @@ from benchmarks.measure import (
     test_model,
 )
 from tests.fixtures.media import make_media
+from tests.fixtures.real_whisper import real_whisper_model
 from tests.services import free_port, kafka_broker, s3_server
 
 BUCKET = "bench"
@@ -82,9 +83,9 @@ class Service:
 
 @contextmanager
 def stream_service(
-    work: Path, dims: str, prefix: str, extra: list[str], storage: str = "s3"
+    work: Path, model: Path, prefix: str, extra: list[str], storage: str = "s3"
 ) -> Iterator[Service]:
-    """Broker, S3 and the service with a `dims` model on topics named `<prefix>.*`.
+    """Broker, S3 and the service with `model` on topics named `<prefix>.*`.
 
     `storage="local"`: sources and captions in a local folder (`--storage DIR --file-root`)
     instead of the S3 server, to see the service without the S3 test server's cost."""
@@ -117,7 +118,7 @@ def stream_service(
             (local_root / "sources").mkdir(parents=True)
         command = [
             AUTOCAPTION, "stream", "--bootstrap-servers", bootstrap, *where,
-            "--model", str(test_model(work, dims)), "--create-topics",
+            "--model", str(model), "--create-topics",
             "--group-id", f"{prefix}-service", "--uploaded-topic", uploaded, "--ready-topic",
             ready, "--failed-topic", failed, "--kafka-option", "session.timeout.ms=6000",
             "--metrics-port", str(free_port()), *extra,
@@ -213,7 +214,8 @@ def pure_transcription_s(media: Path, model: Path, repeats: int) -> Spread:
 def measure_latency(work: Path, uploads: int, interval: float) -> tuple[list[float], Service]:
     """Seconds from each `video.uploaded` to its answer, 30 s talks at one per `interval`."""
     talk = make_media("mp4", work, name="talk30.mp4", duration_s=30.0)
-    with stream_service(work, "tiny", "latency", ["--max-batch-wait", "0.2"]) as service:
+    model = real_whisper_model()
+    with stream_service(work, model, "latency", ["--max-batch-wait", "0.2"]) as service:
         producer = Producer({"bootstrap.servers": service.bootstrap, "enable.idempotence": True})
         answers = Answers(service)
         warm_up(service, answers, producer, talk)
@@ -239,7 +241,7 @@ def measure_latency(work: Path, uploads: int, interval: float) -> tuple[list[flo
 def run_latency(work: Path, uploads: int, interval: float = 1.0) -> Section:
     """p50/p95 event -> captions.ready, and the same minus one upload's pure transcription."""
     latencies, service = measure_latency(work, uploads, interval)
-    pure = pure_transcription_s(work / "talk30.mp4", test_model(work, "tiny"), repeats=3)
+    pure = pure_transcription_s(work / "talk30.mp4", real_whisper_model(), repeats=3)
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
     log(f"latency: p50 {p50:.2f} s, p95 {p95:.2f} s, pure transcription {pure.median:.2f} s")
     section = Section("latency", commands=[shown(service.command)])
@@ -256,7 +258,8 @@ def run_latency(work: Path, uploads: int, interval: float = 1.0) -> Section:
     ]
     section.details += [
         f"{uploads} uploads of a 30-second talk (`talk30.mp4`: one speech clip, then silence), "
-        f"one every {interval:g} s, each uploaded to S3 then announced; tiny-dimension model; "
+        f"one every {interval:g} s, each uploaded to S3 then announced; real Whisper base "
+        "weights (int8); "
         "`--max-batch-wait 0.2`. One warm-up upload is answered before the clock starts.",
         f"Latencies (s): {', '.join(f'{x:.2f}' for x in latencies)}; max {max(latencies):.2f} s.",
         "Pure transcription: decode + `speech_chunks` + `transcribe_batch` of the file in the "
@@ -279,7 +282,7 @@ def control_rate(work: Path, uploads: int, storage: str, section: Section) -> No
     """One control-plane run with `storage`; its row and details added to `section`."""
     clip = make_media("flac", work, name="speech1s.flac", duration_s=1.0)
     prefix = f"control-{storage}"
-    with stream_service(work, "micro", prefix, [], storage) as service:
+    with stream_service(work, test_model(work, "micro"), prefix, [], storage) as service:
         producer = Producer(
             {"bootstrap.servers": service.bootstrap, "enable.idempotence": True, "linger.ms": 5}
         )
