@@ -53,7 +53,7 @@ def cumulative(stats: pstats.Stats, file_suffix: str, fragment: str) -> float:
 def profile(work: Path) -> tuple[list[str], float, float, dict[str, float], str]:
     """(command, wall s, busy thread-s, seconds per part, top functions by own time)."""
     from pipelines.cli import main
-    from transforms import whisper
+    from transforms import transcribe
 
     media = longform_talk()
     out = work / "profile-out"
@@ -61,7 +61,7 @@ def profile(work: Path) -> tuple[list[str], float, float, dict[str, float], str]
     command = caption_command([media], out, real_whisper_model())
     batches: list[cProfile.Profile] = []
     lock = threading.Lock()
-    original: Callable[..., Any] = whisper._transcribe_piece
+    original: Callable[..., Any] = transcribe.transcribe_chunks
 
     def profiled(*args: Any) -> Any:
         profiler = cProfile.Profile()
@@ -71,7 +71,7 @@ def profile(work: Path) -> tuple[list[str], float, float, dict[str, float], str]
             with lock:
                 batches.append(profiler)
 
-    whisper._transcribe_piece = profiled  # type: ignore[assignment]
+    transcribe.transcribe_chunks = profiled  # type: ignore[assignment]
     profiler = cProfile.Profile()
     started = time.monotonic()
     try:
@@ -79,7 +79,7 @@ def profile(work: Path) -> tuple[list[str], float, float, dict[str, float], str]
         code = main(command[1:])
         profiler.disable()
     finally:
-        whisper._transcribe_piece = original  # type: ignore[assignment]
+        transcribe.transcribe_chunks = original  # type: ignore[assignment]
     wall = time.monotonic() - started
     if code != 0:
         raise RuntimeError(f"profiled caption run exited {code}")

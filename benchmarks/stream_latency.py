@@ -195,7 +195,9 @@ def pure_transcription_s(media: Path, model: Path, repeats: int) -> Spread:
     workers, language detected)."""
     from connectors.media import decode_pcm
     from transforms.chunks import speech_chunks
-    from transforms.whisper import Chunk, WhisperSettings, load_whisper, transcribe_batch
+    from transforms.domain import Chunk
+    from transforms.settings import WhisperSettings
+    from transforms.whisper import SileroVad, load_whisper, transcribe_chunks
 
     settings = WhisperSettings(model=str(model))
     whisper = load_whisper(settings)
@@ -204,9 +206,9 @@ def pure_transcription_s(media: Path, model: Path, repeats: int) -> Spread:
         started = time.monotonic()
         chunks = [
             Chunk("bench", i, "transcribe", None, audio)
-            for i, audio in enumerate(speech_chunks(decode_pcm(media)))
+            for i, audio in enumerate(speech_chunks(decode_pcm(media), SileroVad()))
         ]
-        transcribe_batch(whisper, chunks, settings)
+        transcribe_chunks(whisper, chunks, settings)
         times.append(time.monotonic() - started)
     return Spread.of(times[1:])
 
@@ -269,7 +271,7 @@ def run_latency(work: Path, uploads: int, interval: float | None = None) -> Sect
         "weights (int8); "
         "`--max-batch-wait 0.2`. One warm-up upload is answered before the clock starts.",
         f"Latencies (s): {', '.join(f'{x:.2f}' for x in latencies)}; max {max(latencies):.2f} s.",
-        "Pure transcription: decode + `speech_chunks` + `transcribe_batch` of the file in the "
+        "Pure transcription: decode + `speech_chunks` + `transcribe_chunks` of the file in the "
         "benchmark process, model already loaded, same settings as the service (beam 5, "
         f"language detected); median of 3 after one warm run: {pure.show()}.",
     ]

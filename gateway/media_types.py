@@ -1,11 +1,12 @@
 """What an upload is, told from its first bytes (never from the client's Content-Type), and
-the names and Content-Types the gateway gives stored files."""
+the name the gateway stores it under (Content-Types: `connectors.storage.layout`)."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Final
+
+from schemas.ids import safe_characters
 
 # Enough for every signature below (MPEG-TS checks its second packet at byte 188).
 SNIFF_BYTES: Final = 512
@@ -13,33 +14,6 @@ SNIFF_BYTES: Final = 512
 # ISO-BMFF boxes a file can start with: "ftyp" (mp4, m4a, 3gp, mov), and old QuickTime files
 # that begin with their movie, data or padding box.
 _QUICKTIME_BOXES: Final = (b"moov", b"mdat", b"wide", b"free", b"skip")
-
-CONTENT_TYPES: Final = {
-    ".mp4": "video/mp4",
-    ".m4v": "video/mp4",
-    ".m4a": "audio/mp4",
-    ".mov": "video/quicktime",
-    ".3gp": "video/3gpp",
-    ".mkv": "video/x-matroska",
-    ".webm": "video/webm",
-    ".ogg": "audio/ogg",
-    ".ogv": "video/ogg",
-    ".opus": "audio/ogg",
-    ".wav": "audio/wav",
-    ".avi": "video/x-msvideo",
-    ".flac": "audio/flac",
-    ".mp3": "audio/mpeg",
-    ".ts": "video/mp2t",
-    ".amr": "audio/amr",
-    ".aac": "audio/aac",
-    ".rm": "application/vnd.rn-realmedia",
-    ".flv": "video/x-flv",
-    ".mpg": "video/mpeg",
-    ".wmv": "video/x-ms-wmv",
-    ".aiff": "audio/aiff",
-    ".vtt": "text/vtt; charset=utf-8",
-    ".srt": "application/x-subrip; charset=utf-8",
-}
 
 
 def sniff_extension(head: bytes) -> str | None:
@@ -90,21 +64,12 @@ def sniff_extension(head: bytes) -> str | None:
     return None
 
 
-def content_type_for(name: str) -> str:
-    """The Content-Type to serve a stored file under, from its extension."""
-    suffix = name[name.rfind(".") :].lower() if "." in name else ""
-    return CONTENT_TYPES.get(suffix, "application/octet-stream")
-
-
 def safe_file_name(name: str | None, extension: str) -> str:
     """`name` made into one safe storage key segment: folders dropped, accents folded, other
     characters outside [A-Za-z0-9._-] replaced, at most 100 characters; "upload" when nothing
     is left. `extension` (from the sniffed bytes) is added when the name has none."""
     base = re.split(r"[/\\]", name or "")[-1]
-    folded = unicodedata.normalize("NFKD", base.replace("ß", "ss"))
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", folded)
-    safe = re.sub(r"\.{2,}", ".", safe).strip("._-")[:100].rstrip("._-")
+    safe = safe_characters(base.replace("\u00df", "ss")).strip("._-")[:100].rstrip("._-")
     stem, dot, ext = safe.rpartition(".")
     if not safe:
         return "upload" + extension

@@ -10,7 +10,7 @@ from typing import BinaryIO, Final
 
 from starlette.responses import Response, StreamingResponse
 
-from connectors.storage import ObjectInfo, ObjectStore
+from connectors.storage.store import ObjectInfo, ObjectStore
 
 READ_CHUNK_BYTES: Final = 256 * 1024
 

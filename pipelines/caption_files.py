@@ -17,9 +17,12 @@ from urllib.parse import unquote, urlsplit
 
 import apache_beam as beam
 
+from connectors.storage.layout import SCHEMES
 from schemas.errors import ErrorCode, Failure
-from schemas.events import UploadRequest, video_id_from_filename
-from transforms.caption import CaptionOptions, CaptionVideos
+from schemas.events import UploadRequest
+from schemas.ids import video_id_from_filename
+from transforms.caption import CaptionVideos
+from transforms.settings import CaptionOptions
 
 
 def requests_for_files(inputs: Sequence[str]) -> list[UploadRequest]:
@@ -37,15 +40,12 @@ def requests_for_files(inputs: Sequence[str]) -> list[UploadRequest]:
     return requests
 
 
-SUPPORTED_SCHEMES = ("file", "s3")
-
-
 def refused_input(given: str) -> Failure | None:
     """Why an input cannot be captioned as given (a URL of a scheme we never fetch), else None.
 
     The failure carries a safe video id from the input's file name and code `invalid_event`."""
     scheme = urlsplit(given).scheme.lower() if "://" in given else "file"
-    if scheme in SUPPORTED_SCHEMES:
+    if scheme in SCHEMES:
         return None
     return Failure(
         video_id_from_filename(_file_name(given) or "video"),

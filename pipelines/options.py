@@ -1,8 +1,9 @@
-"""Command-line options shared by every `autocaption` command, and their environment variables.
+"""Command-line options shared by the `autocaption` commands, and their environment variables.
 
 Every option `--some-name` can also be set as `AUTOCAPTION_SOME_NAME`; the command line wins.
 Arguments we do not know are handed to Beam as pipeline options (`--direct_num_workers=2`,
-`--job_endpoint=...`), so any runner setting works without a wrapper.
+`--job_endpoint=...`), so any runner setting works without a wrapper. Nothing here imports Beam
+or faster-whisper until a command runs, so `autocaption --help` stays quick.
 """
 
 from __future__ import annotations
@@ -10,19 +11,19 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
-from faster_whisper.tokenizer import _LANGUAGE_CODES
+if TYPE_CHECKING:
+    import apache_beam as beam
 
+from connectors.kafka.config import KafkaConfig, Topics
+from connectors.storage import open_store
+from connectors.storage.store import ObjectStore
 from schemas.errors import CaptionError
 from schemas.events import UploadRequest
-from transforms.caption import CaptionOptions
 from transforms.chunks import ChunkingOptions
 from transforms.cues import CaptionRules
-from transforms.whisper import WhisperSettings
+from transforms.settings import CaptionOptions, WhisperSettings
 
 FORMATS = ("vtt", "srt", "json")
 DEFAULT_MODEL = "small"
@@ -141,19 +142,14 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    caption: CaptionOptions
-    beam_args: tuple[str, ...]
-    runner: str
-
-
 def caption_options(args: argparse.Namespace, storage_url: str) -> CaptionOptions:
     """Validated `CaptionOptions` from parsed arguments; raises UsageError."""
+    from transforms.whisper import LANGUAGE_CODES
+
     language = args.language.strip().lower()
     if language in ("", "auto"):
         default_language = None
-    elif language in _LANGUAGE_CODES:
+    elif language in LANGUAGE_CODES:
         default_language = language
     else:
         raise UsageError(f"--language: unknown language code {args.language!r}")
@@ -217,9 +213,73 @@ def vocabulary_options(args: argparse.Namespace) -> tuple[str | None, str | None
 def make_pipeline(runner: str, beam_args: Sequence[str]) -> beam.Pipeline:
     """A Beam pipeline on the named runner. The local runner is Beam's FnApiRunner, named
     directly: `DirectRunner` in Beam 2.77 first tries to download Prism, with no timeout."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
     options = PipelineOptions(list(beam_args))
     if runner.lower() in LOCAL_RUNNERS:
         from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
         return beam.Pipeline(runner=FnApiRunner(), options=options)
     return beam.Pipeline(runner=runner, options=options)
+
+
+def required_env(name: str) -> dict[str, Any]:
+    """argparse settings for an option that is required unless its environment variable is set."""
+    value = env_default(name, None)
+    return {"default": value, "required": value is None}
+
+
+def add_kafka_options(parser: argparse.ArgumentParser) -> None:
+    """Brokers, group, client settings and topic names (stream, publish, serve)."""
+    group = parser.add_argument_group("kafka")
+    group.add_argument(
+        "--bootstrap-servers", **required_env("bootstrap_servers"), help="Kafka brokers H:P,..."
+    )
+    add_option(group, "--group-id", default="autocaption")
+    group.add_argument(
+        "--kafka-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra librdkafka setting for every client (repeatable), e.g. security.protocol=SSL",
+    )
+    add_option(group, "--uploaded-topic", default="video.uploaded")
+    add_option(group, "--ready-topic", default="captions.ready")
+    add_option(group, "--failed-topic", default="captions.failed")
+    group.add_argument(
+        "--create-topics",
+        action="store_true",
+        help="create the three topics if missing (3 partitions each)",
+    )
+
+
+def kafka_config(args: argparse.Namespace) -> KafkaConfig:
+    """The `KafkaConfig` of the Kafka options; raises UsageError."""
+    options = []
+    for item in args.kafka_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--kafka-option: expected KEY=VALUE, got {item!r}")
+        options.append((key.strip(), value.strip()))
+    return KafkaConfig(args.bootstrap_servers, args.group_id, tuple(options))
+
+
+def topics(args: argparse.Namespace) -> Topics:
+    return Topics(args.uploaded_topic, args.ready_topic, args.failed_topic)
+
+
+def create_topics_if_asked(args: argparse.Namespace) -> None:
+    """`--create-topics`: create whichever of the three topics is missing."""
+    if args.create_topics:
+        from connectors.kafka.admin import ensure_topics
+
+        ensure_topics(kafka_config(args), topics(args).all)
+
+
+def open_storage(url: str, option: str) -> ObjectStore:
+    """The store of a storage option; a bad URL is a UsageError naming the option."""
+    try:
+        return open_store(url)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None

@@ -11,16 +11,18 @@ from schemas.events import (
     ErrorDetail,
     TrackRef,
     UploadRequest,
-    derived_event_id,
-    is_safe_video_id,
-    load_schema,
     parse_upload_event,
     utc_timestamp,
+)
+from schemas.ids import (
+    derived_event_id,
+    is_safe_video_id,
     validate_video_id,
     video_id_from_filename,
 )
 from schemas.manifest import Manifest
 from schemas.transcript import Segment, Transcript, Word
+from schemas.validation import load_schema
 
 __all__ = [
     "PIPELINE_VERSION",

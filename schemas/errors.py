@@ -37,10 +37,6 @@ class Failure:
     message: str
     source: str | None = None
 
-    def line(self) -> str:
-        """The one stderr line the CLI prints for this failure."""
-        return f"ERROR {self.source or self.video_id}: {self.code}: {self.message}"
-
 
 def failure_from_exception(
     exc: BaseException, video_id: str | None, source: str | None = None

@@ -1,47 +1,33 @@
 """The Kafka event contracts and the one parser for `video.uploaded`.
 
-Every event is checked against its JSON Schema file shipped beside this module
-(`video_uploaded.v1.json`, `captions_ready.v1.json`, `captions_failed.v1.json`), loaded once.
-Incoming data that breaks a schema is a `CaptionError(INVALID_EVENT)`; an outgoing event that
-breaks one is a bug and raises `ValueError`.
+`video.uploaded` comes in and is parsed by `parse_upload_event` (or built as an `UploadRequest`
+in code, validated the same way); `captions.ready` and `captions.failed` go out. Each is checked
+against its JSON Schema file (`schemas.validation`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-import unicodedata
-import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
-from importlib import metadata, resources
+from importlib import metadata
 from typing import Any, ClassVar, Final, Literal
 
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError, best_match
-from jsonschema.protocols import Validator
-
 from schemas.errors import CaptionError, ErrorCode, Failure
+from schemas.ids import derived_event_id, is_safe_video_id, validate_video_id
+from schemas.validation import (
+    CAPTIONS_FAILED,
+    CAPTIONS_READY,
+    VIDEO_UPLOADED,
+    check_incoming,
+    check_outgoing,
+    load_json,
+)
 
-VIDEO_UPLOADED: Final = "video_uploaded.v1"
-CAPTIONS_READY: Final = "captions_ready.v1"
-CAPTIONS_FAILED: Final = "captions_failed.v1"
-MANIFEST: Final = "manifest.v1"
-SCHEMA_NAMES: Final = (VIDEO_UPLOADED, CAPTIONS_READY, CAPTIONS_FAILED, MANIFEST)
-
-MAX_EVENT_BYTES: Final = 64 * 1024  # an upload event is a few hundred bytes; refuse floods early
 RAW_LIMIT: Final = 2048  # characters of the original message kept in captions.failed
 MESSAGE_LIMIT: Final = 1000  # characters of an error message kept in events and manifests
-VIDEO_ID_MAX: Final = 128
-
-_VIDEO_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_VIDEO_ID_RULE: Final = (
-    "1-128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit, never '..'"
-)
-_EVENT_ID_NAMESPACE: Final = uuid.UUID("5b0f7d3e-2c1a-4c43-9a49-6f1d0b7c2a11")
 
 
 def _package_version() -> str:
@@ -54,161 +40,23 @@ def _package_version() -> str:
 PIPELINE_VERSION: Final = _package_version()
 
 
-# --- schema files ---------------------------------------------------------------------------
+def compact_json(event: dict[str, Any]) -> str:
+    """An event as the one-line JSON text it travels as."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
 
 
-def _ecma_pattern(
-    validator: Validator, pattern: str, instance: Any, schema: Mapping[str, Any]
-) -> Iterator[ValidationError]:
-    # JSON Schema patterns are ECMA-262, where `$` is the end of the string; Python's `$` also
-    # matches before a trailing newline, which would let "abc\n" through as a video id.
-    if pattern.endswith("$") and not pattern.endswith("\\$"):
-        pattern = pattern[:-1] + r"\Z"
-    if isinstance(instance, str) and not re.search(pattern, instance):
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
-_StrictValidator = validators.extend(Draft202012Validator, validators={"pattern": _ecma_pattern})
-
-
-@cache
-def load_schema(name: str) -> dict[str, Any]:
-    """The JSON Schema document `schemas/<name>.json`, e.g. `load_schema("manifest.v1")`."""
-    if name not in SCHEMA_NAMES:
-        raise ValueError(f"unknown schema {name!r}; known: {', '.join(SCHEMA_NAMES)}")
-    text = resources.files("schemas").joinpath(f"{name}.json").read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-@cache
-def _validator(name: str) -> Validator:
-    schema = load_schema(name)
-    Draft202012Validator.check_schema(schema)
-    validator: Validator = _StrictValidator(schema)
-    return validator
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _describe(error: ValidationError) -> str:
-    where = "/".join(str(p) for p in error.absolute_path)
-    if error.validator == "required" and isinstance(error.instance, dict):
-        missing = next(
-            (p for p in error.validator_value if p not in error.instance), str(error.message)
-        )
-        return f"{where + '/' if where else ''}{missing}: required field is missing"
-    where = where or "event"
-    if error.validator == "pattern" and isinstance(error.schema, Mapping):
-        rule = error.schema.get("description") or f"matching {error.validator_value!r}"
-        return f"{where}: {_short(error.instance)} is not {rule}"
-    message = str(error.message)
-    return f"{where}: {message if len(message) <= 300 else message[:297] + '...'}"
-
-
-def schema_problem(name: str, document: Any) -> str | None:
-    """The most relevant way `document` breaks schema `name`, naming the field; None if valid."""
-    error = best_match(_validator(name).iter_errors(document))
-    return None if error is None else _describe(error)
-
-
-def _check_outgoing(name: str, document: Any) -> None:
-    problem = schema_problem(name, document)
-    if problem is not None:
-        raise ValueError(f"{name}: {problem}")
-
-
-def _check_incoming(name: str, document: Any) -> None:
-    problem = schema_problem(name, document)
-    if problem is not None:
-        raise CaptionError(ErrorCode.INVALID_EVENT, problem)
-
-
-def _load_json(raw: bytes | str, what: str) -> Any:
-    if isinstance(raw, bytes | bytearray):
-        if len(raw) > MAX_EVENT_BYTES:
-            raise CaptionError(
-                ErrorCode.INVALID_EVENT, f"{what} is {len(raw)} bytes, over {MAX_EVENT_BYTES}"
-            )
-        try:
-            raw = bytes(raw).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise CaptionError(ErrorCode.INVALID_EVENT, f"{what} is not UTF-8: {exc}") from None
-    if not isinstance(raw, str):
-        raise CaptionError(ErrorCode.INVALID_EVENT, f"{what} is {type(raw).__name__}, not text")
-    if len(raw) > MAX_EVENT_BYTES:
-        raise CaptionError(
-            ErrorCode.INVALID_EVENT, f"{what} is {len(raw)} characters, over {MAX_EVENT_BYTES}"
-        )
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise CaptionError(
-            ErrorCode.INVALID_EVENT,
-            f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
-        ) from None
+def incoming(raw: bytes | str, schema: str, what: str) -> dict[str, Any]:
+    """A received message as a checked document; `CaptionError(INVALID_EVENT)` if it is not
+    UTF-8 JSON or breaks `schema`."""
+    document = load_json(raw, what)
+    check_incoming(schema, document)
+    return dict(document)
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:
     """`moment` (default: now) as RFC 3339 in UTC to the second, e.g. 2026-11-26T10:00:00Z."""
     moment = datetime.now(UTC) if moment is None else moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def derived_event_id(kind: str, *parts: str | None) -> str:
-    """A deterministic event id (UUID 5) from the event kind and what identifies it."""
-    name = "\x1f".join([kind, *("" if p is None else p for p in parts)])
-    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, name))
-
-
-# --- video ids --------------------------------------------------------------------------------
-
-
-def is_safe_video_id(video_id: object) -> bool:
-    """True if `video_id` can name a storage folder and a Kafka key as it is."""
-    return (
-        isinstance(video_id, str)
-        and _VIDEO_ID_RE.fullmatch(video_id) is not None
-        and ".." not in video_id
-    )
-
-
-def validate_video_id(video_id: str) -> str:
-    """`video_id` unchanged if safe; else `CaptionError(INVALID_EVENT)` saying why."""
-    if not is_safe_video_id(video_id):
-        raise CaptionError(
-            ErrorCode.INVALID_EVENT,
-            f"video_id: {_short(video_id)} is not a video id: {_VIDEO_ID_RULE}",
-        )
-    return video_id
-
-
-def video_id_from_filename(name: str) -> str:
-    """A safe, deterministic video id from a file name: "My Talk (1).mp4" -> "My_Talk_1-<hash>".
-
-    Directories and the last extension are dropped. Accents are dropped ("café" -> "cafe"), every
-    other run of characters outside [A-Za-z0-9._-] becomes "_", and ".." becomes ".". When the
-    stem had to change at all (or is cut to fit 128 characters), "-" and 8 hex digits of the
-    SHA-256 of the stem are appended, so two different stems never share an id. A stem that is
-    already a safe id is kept as it is.
-    """
-    base = re.split(r"[/\\]", name)[-1]
-    stem, dot, ext = base.rpartition(".")
-    if not dot or not stem.strip(".") or not ext:  # "talk", ".hidden", "..": no extension
-        stem = base
-    if is_safe_video_id(stem):
-        return stem
-    folded = unicodedata.normalize("NFKD", stem)
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", folded)
-    safe = re.sub(r"\.{2,}", ".", safe)
-    safe = re.sub(r"^[^A-Za-z0-9]+", "", safe)
-    safe = re.sub(r"[_.-]+$", "", safe) or "video"
-    digest = hashlib.sha256(stem.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"{safe[: VIDEO_ID_MAX - len(digest) - 1]}-{digest}"
 
 
 # --- shared parts -----------------------------------------------------------------------------
@@ -293,7 +141,7 @@ class UploadRequest:
             )
         if isinstance(self.translate_to, list):
             object.__setattr__(self, "translate_to", tuple(self.translate_to))
-        _check_incoming(VIDEO_UPLOADED, self.to_event())
+        check_incoming(VIDEO_UPLOADED, self.to_event())
         validate_video_id(self.video_id)
 
     def to_event(self) -> dict[str, Any]:
@@ -316,7 +164,7 @@ class UploadRequest:
         return event
 
     def to_json(self) -> str:
-        return json.dumps(self.to_event(), ensure_ascii=False, separators=(",", ":"))
+        return compact_json(self.to_event())
 
 
 def parse_upload_event(raw: bytes | str) -> UploadRequest:
@@ -325,8 +173,7 @@ def parse_upload_event(raw: bytes | str) -> UploadRequest:
     Raises `CaptionError(INVALID_EVENT)` for text that is not UTF-8 JSON, breaks the schema
     (the message names the field) or carries an unsafe video id. Unknown fields are ignored.
     """
-    document = _load_json(raw, "event")
-    _check_incoming(VIDEO_UPLOADED, document)
+    document = incoming(raw, VIDEO_UPLOADED, "event")
     return UploadRequest(
         video_id=document["video_id"],
         source=document["source"],
@@ -342,8 +189,18 @@ def parse_upload_event(raw: bytes | str) -> UploadRequest:
 # --- captions.ready / captions.failed ---------------------------------------------------------
 
 
+class _Event:
+    """What every event of ours shares: it travels as one line of JSON."""
+
+    def to_event(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_json(self) -> str:
+        return compact_json(self.to_event())
+
+
 @dataclass(frozen=True)
-class CaptionsReady:
+class CaptionsReady(_Event):
     """The `captions.ready` event: the tracks of one upload are in storage."""
 
     event_id: str
@@ -360,7 +217,7 @@ class CaptionsReady:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tracks", tuple(self.tracks))
-        _check_outgoing(CAPTIONS_READY, self.to_event())
+        check_outgoing(CAPTIONS_READY, self.to_event())
 
     @classmethod
     def for_upload(
@@ -409,14 +266,10 @@ class CaptionsReady:
             "completed_at": self.completed_at,
         }
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_event(), ensure_ascii=False, separators=(",", ":"))
-
     @classmethod
     def from_json(cls, raw: bytes | str) -> CaptionsReady:
         """Parse a `captions.ready` message; `CaptionError(INVALID_EVENT)` if it is not one."""
-        d = _load_json(raw, "captions.ready event")
-        _check_incoming(CAPTIONS_READY, d)
+        d = incoming(raw, CAPTIONS_READY, "captions.ready event")
         return cls(
             d["event_id"],
             d["upload_event_id"],
@@ -431,7 +284,7 @@ class CaptionsReady:
 
 
 @dataclass(frozen=True)
-class CaptionsFailed:
+class CaptionsFailed(_Event):
     """The `captions.failed` event: one upload could not be captioned, and why."""
 
     event_id: str
@@ -444,7 +297,7 @@ class CaptionsFailed:
     status: ClassVar[str] = "failed"
 
     def __post_init__(self) -> None:
-        _check_outgoing(CAPTIONS_FAILED, self.to_event())
+        check_outgoing(CAPTIONS_FAILED, self.to_event())
 
     @classmethod
     def for_failure(
@@ -496,14 +349,10 @@ class CaptionsFailed:
             "failed_at": self.failed_at,
         }
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_event(), ensure_ascii=False, separators=(",", ":"))
-
     @classmethod
     def from_json(cls, raw: bytes | str) -> CaptionsFailed:
         """Parse a `captions.failed` message; `CaptionError(INVALID_EVENT)` if it is not one."""
-        d = _load_json(raw, "captions.failed event")
-        _check_incoming(CAPTIONS_FAILED, d)
+        d = incoming(raw, CAPTIONS_FAILED, "captions.failed event")
         return cls(
             d["event_id"],
             d["upload_event_id"],

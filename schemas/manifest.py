@@ -13,14 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from schemas.errors import Failure
-from schemas.events import (
-    MANIFEST,
-    PIPELINE_VERSION,
-    ErrorDetail,
-    TrackRef,
-    schema_problem,
-    utc_timestamp,
-)
+from schemas.events import PIPELINE_VERSION, ErrorDetail, TrackRef, utc_timestamp
+from schemas.validation import MANIFEST, schema_problem
 
 __all__ = ["Manifest", "TrackRef"]
 

@@ -1,26 +1,32 @@
-"""Speech chunks: Silero VAD over streamed audio, then "cut & merge" into windows of <= 30 s.
+"""Speech chunks: VAD over streamed audio, then "cut & merge" into windows of <= 30 s. Pure.
 
 Audio arrives as 16 kHz int16 blocks and is never held whole: the detector keeps only the audio
 of speech it has not yet handed out (at most one window) plus a short look-back for padding.
 Cuts fall only between VAD speech spans, that is in pauses, so no word is ever split. A chunk
 is the concatenation of whole speech spans; `ChunkAudio.to_absolute` maps a time inside the
 chunk back to the video through the exact sample positions of the cuts (no float drift).
+
+The speech probabilities come from a `Vad` the caller passes in: Silero VAD, shipped inside
+faster-whisper, through `transforms.whisper.SileroVad`. The span rules are faster-whisper's
+`get_speech_timestamps`, as a state machine over the stream.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from faster_whisper.vad import VadOptions, get_vad_model
 
 SAMPLE_RATE = 16000
 WINDOW = 512  # Silero's window at 16 kHz
-CONTEXT = 64  # samples of the previous window Silero sees before each window
 MAX_CHUNK_S = 30.0  # Whisper's receptive field
+
+# A voice activity detector: float32 windows (n, WINDOW) in, n speech probabilities out, called
+# on consecutive windows of one stream (it may keep state between calls).
+Vad = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -33,14 +39,10 @@ class ChunkingOptions:
     min_speech_ms: int = 120
     max_chunk_s: float = MAX_CHUNK_S
 
-    def vad_options(self) -> VadOptions:
-        return VadOptions(
-            threshold=self.threshold,
-            min_silence_duration_ms=self.min_silence_ms,
-            speech_pad_ms=self.speech_pad_ms,
-            min_speech_duration_ms=self.min_speech_ms,
-            max_speech_duration_s=self.max_chunk_s,
-        )
+    @property
+    def neg_threshold(self) -> float:
+        """Below this probability speech has ended (faster-whisper's default)."""
+        return max(self.threshold - 0.15, 0.01)
 
 
 @dataclass(frozen=True)
@@ -76,28 +78,6 @@ class ChunkAudio:
         return min(max(absolute, start), end) / SAMPLE_RATE
 
 
-class SileroStream:
-    """Silero VAD probabilities for a stream, equal to one call over the whole audio."""
-
-    def __init__(self) -> None:
-        self._session = get_vad_model().session
-        self._h = np.zeros((1, 1, 128), dtype=np.float32)
-        self._c = np.zeros((1, 1, 128), dtype=np.float32)
-        self._context = np.zeros(CONTEXT, dtype=np.float32)
-
-    def __call__(self, windows: np.ndarray) -> np.ndarray:
-        """`windows`: float32 (n, 512) -> n speech probabilities."""
-        if len(windows) == 0:
-            return np.zeros(0, dtype=np.float32)
-        contexts = np.concatenate([self._context[None, :], windows[:-1, -CONTEXT:]])
-        batch = np.concatenate([contexts, windows], axis=1)
-        out, self._h, self._c = self._session.run(
-            None, {"input": batch, "h": self._h, "c": self._c}
-        )
-        self._context = windows[-1, -CONTEXT:].copy()
-        return np.asarray(out).reshape(-1)
-
-
 class SpeechSpans:
     """faster-whisper's `get_speech_timestamps` as an incremental state machine.
 
@@ -105,13 +85,13 @@ class SpeechSpans:
     bounds are final; `finish(total)` returns the rest. Same results as the batch version.
     """
 
-    def __init__(self, options: VadOptions) -> None:
+    def __init__(self, options: ChunkingOptions) -> None:
         self.threshold = options.threshold
-        self.neg_threshold = options.neg_threshold or max(options.threshold - 0.15, 0.01)
+        self.neg_threshold = options.neg_threshold
         self.pad = int(SAMPLE_RATE * options.speech_pad_ms / 1000)
-        self.min_speech = SAMPLE_RATE * options.min_speech_duration_ms / 1000
-        self.max_speech = SAMPLE_RATE * options.max_speech_duration_s - WINDOW - 2 * self.pad
-        self.min_silence = SAMPLE_RATE * options.min_silence_duration_ms / 1000
+        self.min_speech = SAMPLE_RATE * options.min_speech_ms / 1000
+        self.max_speech = SAMPLE_RATE * options.max_chunk_s - WINDOW - 2 * self.pad
+        self.min_silence = SAMPLE_RATE * options.min_silence_ms / 1000
         self.min_silence_at_max = SAMPLE_RATE * 98 / 1000
         self.index = 0  # next window index
         self.triggered = False
@@ -208,12 +188,13 @@ class SpeechSpans:
 
 
 def speech_chunks(
-    blocks: Iterable[np.ndarray], options: ChunkingOptions | None = None
+    blocks: Iterable[np.ndarray], vad: Vad, options: ChunkingOptions | None = None
 ) -> Iterator[ChunkAudio]:
-    """16 kHz int16 blocks in, speech chunks of at most `max_chunk_s` out, as they complete."""
+    """16 kHz int16 blocks in, speech chunks of at most `max_chunk_s` out, as they complete.
+
+    `vad` must be fresh for this stream (it keeps state from window to window)."""
     options = options or ChunkingOptions()
-    vad = SileroStream()
-    spans = SpeechSpans(options.vad_options())
+    spans = SpeechSpans(options)
     max_samples = int(options.max_chunk_s * SAMPLE_RATE)
     buffer = np.zeros(0, dtype=np.int16)  # audio from sample `buffer_start` on
     buffer_start = 0

@@ -17,12 +17,6 @@ from transforms.languages import RIGHT_TO_LEFT
 
 RLM = "\u200f"
 
-CONTENT_TYPES: dict[str, str] = {
-    "vtt": "text/vtt; charset=utf-8",
-    "srt": "application/x-subrip; charset=utf-8",
-    "json": "application/json",
-}
-
 # A writer turns the cues and the transcript of one video into the text of one track.
 TrackWriter = Callable[[Sequence[Cue], Transcript], str]
 
@@ -73,7 +67,7 @@ def _write_json_track(cues: Sequence[Cue], transcript: Transcript) -> str:
     return write_transcript_json(transcript)
 
 
-# Format name (also the file extension) -> its writer; the content type is in CONTENT_TYPES.
+# Format name (also the file extension) -> its writer.
 TRACK_WRITERS: dict[str, TrackWriter] = {
     "vtt": _write_vtt_track,
     "srt": _write_srt_track,

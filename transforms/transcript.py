@@ -1,7 +1,8 @@
-"""Transcript assembly: chunk results of one video -> one `Transcript`.
+"""Transcript assembly: the chunk results of one video -> its `Transcript`s. Pure.
 
-Three jobs, all pure: drop what the model invented (hallucination guards), settle the video's
-language by a vote over its speech chunks, and put the segments in time order.
+Three jobs: drop what the model invented (hallucination guards), settle the video's language by
+a vote over its speech chunks, and put the segments in time order; `video_transcripts` does it
+for every task of a video once all its chunk results are in.
 """
 
 from __future__ import annotations
@@ -11,8 +12,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from schemas.errors import ErrorCode, Failure
 from schemas.transcript import Segment, Transcript, Word, join_words
-from transforms.whisper import ChunkTranscript
+from transforms.domain import (
+    ChunkFailed,
+    ChunkTranscript,
+    VideoAudio,
+    VideoFailed,
+    VideoTranscripts,
+)
 
 # Whisper's own thresholds (openai/whisper transcribe.py), applied per chunk / segment.
 NO_SPEECH_THRESHOLD = 0.6
@@ -122,3 +130,38 @@ def assemble_transcript(
         task=task,
         model=model,
     )
+
+
+def video_transcripts(
+    summary: VideoAudio,
+    results: Sequence[ChunkTranscript | ChunkFailed],
+    *,
+    language: str | None = None,
+    model: str = "",
+) -> VideoTranscripts | VideoFailed:
+    """One video's transcripts (one per task, transcription first) from its decoding summary and
+    every chunk result; `VideoFailed` when decoding or any chunk failed. `language`: the
+    requested one (None: settled by vote). A translation of English speech is dropped."""
+    request = summary.request
+    if summary.failure is not None:
+        return VideoFailed(request, summary.failure, summary.started)
+    broken = [r for r in results if isinstance(r, ChunkFailed)]
+    if broken:
+        message = f"inference failed on chunk {broken[0].index}: {broken[0].message}"
+        failure = Failure(request.video_id, ErrorCode.INTERNAL, message, request.source)
+        return VideoFailed(request, failure, summary.started)
+    heard = [r for r in results if isinstance(r, ChunkTranscript)]
+    transcripts = [
+        assemble_transcript(
+            request.video_id,
+            summary.duration_s,
+            [r for r in heard if r.task == task],
+            task=task,
+            language=language,
+            model=model,
+        )
+        for task in summary.tasks
+    ]
+    if len(transcripts) == 2 and transcripts[0].language == "en":
+        transcripts = transcripts[:1]  # already English: the translation adds nothing
+    return VideoTranscripts(request, summary.duration_s, tuple(transcripts), summary.started)

@@ -1,16 +1,21 @@
-"""Batched Whisper inference in Beam, across videos.
+"""The adapter: every faster-whisper and CTranslate2 detail the project relies on, in one file.
 
-One batch mixes chunks of many videos, each with its own language (given or detected) and task.
-The encoder runs once per batch; decoding takes one prompt per chunk; word timing (cross-attention
-alignment) runs per (language, task) group because CTranslate2 aligns one start sequence at a
-time. The model is loaded once per worker process and kept across pipeline runs, so the stream
-service's micro-batches never pay the load again.
+What it gives the rest of the project:
 
-On a CPU, several CTranslate2 workers decode small batches at once, one thread each by default:
-measured on two cores, two single-threaded workers with batches of 2 decode a quarter faster than
-one two-threaded worker with batches of 8 (small dimensions) and need less memory, because
-beam-search steps on small matrices do not keep two threads busy. On a GPU one worker takes
-batches of 8.
+- `load_whisper(settings)`: the process-wide model, loaded once and kept across pipeline runs
+  (so the stream service's micro-batches never pay the load again), with `inference_layout`
+  (workers and threads) and `compute_type` (int8 on a CPU) chosen for the machine;
+- `transcribe_chunks(model, chunks, settings)`: one batch of chunks of any videos, languages
+  and tasks: encoded once, each chunk's language detected or given, decoded with its own
+  prompt (vocabulary), every word timed by cross-attention alignment;
+- `SileroVad`: the Silero VAD model shipped inside faster-whisper, as a streaming `Vad`;
+- `LANGUAGE_CODES`: the languages Whisper knows.
+
+It reaches into faster-whisper internals (`get_prompt`, `find_alignment`, `merge_punctuations`,
+`Tokenizer.language_code`, `_LANGUAGE_CODES`, the Silero session's inputs and state, ...);
+`tests/unit/test_whisper_adapter.py` pins each, so an upgrade that changes one fails there,
+loudly, not quietly in the captions. No Beam here. On a CPU several single-threaded workers
+decode small batches at once: on two cores a quarter faster than one two-threaded worker.
 """
 
 from __future__ import annotations
@@ -20,87 +25,32 @@ import logging
 import math
 import os
 import threading
-from collections import defaultdict, deque
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
 
-import apache_beam as beam
 import ctranslate2
 import numpy as np
-from apache_beam import pvalue
-from apache_beam.metrics import Metrics
-from apache_beam.utils.windowed_value import WindowedValue
 from faster_whisper import WhisperModel
 from faster_whisper.audio import pad_or_trim
-from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.tokenizer import _LANGUAGE_CODES, Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
+from faster_whisper.vad import get_vad_model
 
 from schemas.transcript import Segment, Word, join_words
-from transforms.chunks import ChunkAudio
+from transforms.chunks import WINDOW, ChunkAudio
 from transforms.cues import SENTENCE_END
-
-# faster-whisper's defaults: punctuation glued to the word before or after it.
-
-PREPEND_PUNCTUATIONS = "\"'“¿([{-"
-APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"  # noqa: RUF001 (Whisper's CJK punctuation)
-
-
-@dataclass(frozen=True)
-class WhisperSettings:
-    """How to load and run the model; every field is a CLI option."""
-
-    model: str = "small"  # a faster-whisper name (downloaded on first use) or a local folder
-    device: str = "auto"
-    compute_type: str = "default"
-    beam_size: int = 5
-    batch_size: int = 0  # chunks per model call; 0: see inference_layout
-    cpu_threads: int = 0  # CTranslate2 threads per inference worker; 0: see inference_layout
-    inference_workers: int = 0  # batches decoded at once per process; 0: see inference_layout
-    max_new_tokens: int | None = None
-    download_root: str | None = None
-    label: str = ""  # how manifests name the model; default: the name, or the folder's name
-
-    @property
-    def model_label(self) -> str:
-        """The model as named in manifests and events."""
-        if self.label:
-            return self.label
-        return (
-            os.path.basename(os.path.normpath(self.model)) if os.sep in self.model else self.model
-        )
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """One speech chunk of one video, to be decoded with one task."""
-
-    job: str  # the fan-in key of its video (see transforms.caption.job_key)
-    index: int
-    task: str  # "transcribe" or "translate"
-    language: str | None  # None: detect
-    audio: ChunkAudio
-    hotwords: str | None = None  # the upload's vocabulary (see vocabulary_prompt)
-    initial_prompt: str | None = None
-
-
-@dataclass(frozen=True)
-class ChunkTranscript:
-    """What the model heard in one chunk, with times already absolute in the video."""
-
-    job: str
-    index: int
-    task: str
-    language: str
-    language_probability: float
-    segments: tuple[Segment, ...]
-    speech_s: float
-    avg_logprob: float
-    no_speech_prob: float
-
+from transforms.domain import Chunk, ChunkTranscript
+from transforms.settings import WhisperSettings
 
 log = logging.getLogger(__name__)
+
+# The language codes Whisper knows ("en", "de", "yue", ...).
+LANGUAGE_CODES: Final = frozenset(_LANGUAGE_CODES)
+
+# faster-whisper's defaults: punctuation glued to the word before or after it.
+PREPEND_PUNCTUATIONS = "\"'\u201c\u00bf([{-"
+APPEND_PUNCTUATIONS = "\"'.\u3002,\uff0c!\uff01?\uff1f:\uff1a\u201d)]}\u3001"
 
 _MODELS: dict[WhisperSettings, WhisperModel] = {}
 _MODELS_LOCK = threading.Lock()
@@ -150,6 +100,15 @@ def compute_type(settings: WhisperSettings) -> str:
     return settings.compute_type
 
 
+def download_model(name: str) -> str:
+    """The local folder of a faster-whisper model name ("small", "large-v3", ...), downloaded
+    from the Hugging Face hub on first use; `ValueError` for a name faster-whisper does not
+    know, another exception when the hub cannot be reached."""
+    from faster_whisper.utils import download_model as download
+
+    return str(download(name))
+
+
 def load_whisper(settings: WhisperSettings) -> WhisperModel:
     """The process-wide model for these settings, loaded on first use."""
     workers, threads = inference_layout(settings)
@@ -174,7 +133,7 @@ def load_whisper(settings: WhisperSettings) -> WhisperModel:
         return _MODELS[key]
 
 
-def _pool(workers: int) -> ThreadPoolExecutor:
+def worker_pool(workers: int) -> ThreadPoolExecutor:
     """Process-wide threads that hand batches to CTranslate2's workers (which drop the GIL)."""
     with _MODELS_LOCK:
         if workers not in _POOLS:
@@ -182,119 +141,11 @@ def _pool(workers: int) -> ThreadPoolExecutor:
         return _POOLS[workers]
 
 
-def batches_of(chunks: Sequence[Chunk], size: int) -> list[list[Chunk]]:
-    """`chunks` in order, in batches of `size` (the last one may be smaller)."""
-    return [list(chunks[i : i + size]) for i in range(0, len(chunks), max(1, size))]
-
-
-FAILED = "failed"  # the tagged output of chunks whose inference raised
-
-
-@dataclass(frozen=True)
-class ChunkFailed:
-    """A chunk the model could not transcribe (its video then fails with code `internal`)."""
-
-    index: int
-    task: str
-    message: str
-
-
-class TranscribeChunks(beam.DoFn):
-    """`Chunk`s in, `(job, ChunkTranscript)` out; `(job, ChunkFailed)` on the FAILED output.
-
-    Chunks of any videos are grouped into batches (`batch_size`), each decoded by one of the
-    model's workers; a chunk goes alone when every worker is idle, so a lone upload never waits
-    for a batch to fill. Batches run in the background while this stage keeps taking chunks,
-    so audio decoding and speech detection overlap inference; at most one batch waits behind
-    the running ones, which bounds memory. Everything is flushed at the end of each bundle.
-    """
-
-    def __init__(self, settings: WhisperSettings) -> None:
-        self.settings = settings
-        self.batch_sizes = Metrics.distribution("autocaption", "inference_batch_size")
-        self.failures = Metrics.counter("autocaption", "inference_failures")
-
-    def setup(self) -> None:
-        self.model = load_whisper(self.settings)
-        self.workers = self.model.model.num_workers
-        self.piece_size = batch_size(self.settings)
-        self.pool = _pool(self.workers)
-
-    def start_bundle(self) -> None:
-        self.waiting: list[WindowedValue] = []
-        self.running: deque[tuple[list[WindowedValue], Future[list[ChunkTranscript]]]] = deque()
-
-    def process(
-        self,
-        chunk: Chunk,
-        timestamp: Any = beam.DoFn.TimestampParam,
-        window: Any = beam.DoFn.WindowParam,
-    ) -> Iterator[Any]:
-        self.waiting.append(WindowedValue(chunk, timestamp, (window,)))
-        # A full batch goes, and so does a partial one when every worker is idle.
-        idle = all(future.done() for _, future in self.running)
-        if len(self.waiting) >= self.piece_size or idle:
-            self._submit()
-        while len(self.running) > self.workers or (self.running and self.running[0][1].done()):
-            yield from self._collect(*self.running.popleft())
-
-    def finish_bundle(self) -> Iterator[Any]:
-        if self.waiting:
-            self._submit()
-        while self.running:
-            yield from self._collect(*self.running.popleft())
-
-    def _submit(self) -> None:
-        piece, self.waiting = self.waiting, []
-        self.batch_sizes.update(len(piece))
-        chunks = [wv.value for wv in piece]
-        future = self.pool.submit(_transcribe_piece, self.model, chunks, self.settings)
-        self.running.append((piece, future))
-
-    def _collect(
-        self, piece: list[WindowedValue], future: Future[list[ChunkTranscript]]
-    ) -> Iterator[Any]:
-        try:
-            transcripts = future.result()
-        except Exception as exc:  # one bad chunk must not fail the other videos of its batch
-            if len(piece) > 1:
-                for wv in piece:
-                    alone = self.pool.submit(
-                        _transcribe_piece, self.model, [wv.value], self.settings
-                    )
-                    yield from self._collect([wv], alone)
-                return
-            self.failures.inc()
-            log.warning(
-                "inference failed for chunk %d of %s: %r",
-                piece[0].value.index,
-                piece[0].value.job,
-                exc,
-            )
-            failed = ChunkFailed(piece[0].value.index, piece[0].value.task, repr(exc))
-            yield pvalue.TaggedOutput(FAILED, piece[0].with_value((piece[0].value.job, failed)))
-            return
-        for wv, transcript in zip(piece, transcripts, strict=True):
-            yield wv.with_value((transcript.job, transcript))
-
-
-def transcribe_batch(
+def transcribe_chunks(
     model: WhisperModel, batch: list[Chunk], settings: WhisperSettings
 ) -> list[ChunkTranscript]:
-    """Transcribe chunks in batches of `batch_size` over the model's workers, results in order."""
-    pieces = batches_of(batch, batch_size(settings))
-    if len(pieces) <= 1:
-        return _transcribe_piece(model, batch, settings)
-    done = _pool(model.model.num_workers).map(
-        lambda piece: _transcribe_piece(model, piece, settings), pieces
-    )
-    return [transcript for piece in done for transcript in piece]
-
-
-def _transcribe_piece(
-    model: WhisperModel, batch: list[Chunk], settings: WhisperSettings
-) -> list[ChunkTranscript]:
-    """Encode once, pick each chunk's language, decode every word, time the words.
+    """Transcribe one batch: encode once, pick each chunk's language, decode every word,
+    time the words; one `ChunkTranscript` per chunk, in order.
 
     Decoding runs without timestamp tokens, as faster-whisper's batched pipeline does: a chunk
     is at most one window of speech cut at pauses, so the model writes all of it in one pass
@@ -517,3 +368,35 @@ def _absolute_word(text: str, spaced: bool, timing: dict[str, Any], audio: Chunk
     start = audio.to_absolute(start_rel, span)
     end = audio.to_absolute(max(float(timing["end"]), start_rel), span)
     return Word(text, start, max(start, end), float(timing["probability"]), space_before=spaced)
+
+
+# Silero's view of one window: the last CONTEXT samples of the window before it come first.
+SILERO_CONTEXT: Final = 64
+SILERO_STATE: Final = (1, 1, 128)  # the shape of its recurrent state h and c
+
+
+class SileroVad:
+    """Silero VAD probabilities for one stream, equal to one call over the whole audio.
+
+    A `transforms.chunks.Vad`: windows (n, 512) of float32 in, n probabilities out. The session
+    is faster-whisper's (loaded once per process); the state and context are this stream's.
+    """
+
+    def __init__(self) -> None:
+        self._session = get_vad_model().session
+        self._h = np.zeros(SILERO_STATE, dtype=np.float32)
+        self._c = np.zeros(SILERO_STATE, dtype=np.float32)
+        self._context = np.zeros(SILERO_CONTEXT, dtype=np.float32)
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        if len(windows) == 0:
+            return np.zeros(0, dtype=np.float32)
+        if windows.shape[1] != WINDOW:
+            raise ValueError(f"Silero takes windows of {WINDOW} samples, not {windows.shape[1]}")
+        contexts = np.concatenate([self._context[None, :], windows[:-1, -SILERO_CONTEXT:]])
+        batch = np.concatenate([contexts, windows], axis=1)
+        out, self._h, self._c = self._session.run(
+            None, {"input": batch, "h": self._h, "c": self._c}
+        )
+        self._context = windows[-1, -SILERO_CONTEXT:].copy()
+        return np.asarray(out).reshape(-1)

@@ -14,17 +14,12 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that, equal_to
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from connectors.kafka import (
-    BatchPlanner,
-    KafkaConfig,
-    KafkaDeliveryError,
-    KafkaRecord,
-    PartitionRange,
-    ReadFromKafka,
-    WriteToKafka,
-    ensure_topics,
-    produce_once,
-)
+from connectors.kafka.admin import ensure_topics
+from connectors.kafka.config import KafkaConfig, KafkaDeliveryError
+from connectors.kafka.planner import BatchPlanner
+from connectors.kafka.read import ReadFromKafka
+from connectors.kafka.records import KafkaRecord, PartitionRange
+from connectors.kafka.write import WriteToKafka, produce_once
 from tests.services import free_port
 
 # Tansu's group join takes about half the session timeout (23 s with the 45 s default, 1.1 s

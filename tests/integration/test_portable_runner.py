@@ -9,8 +9,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.caption_files import caption_files, requests_for_files
-from transforms.caption import CaptionOptions
-from transforms.whisper import WhisperSettings
+from transforms.settings import CaptionOptions, WhisperSettings
 
 
 def test_caption_files_runs_on_the_portable_runner(

@@ -30,12 +30,12 @@ from tests.cli_process import run_cli
 from tests.fixtures.longform import longform_talk, script_text
 from tests.fixtures.media import DATA_DIR
 from tests.fixtures.scoring import missing_runs, normalize, score
-from transforms.caption import CaptionOptions
 from transforms.chunks import speech_chunks
 from transforms.cues import CaptionRules
 from transforms.languages import rules_for_language
 from transforms.line_breaks import NO_LINE_START
-from transforms.whisper import WhisperSettings
+from transforms.settings import CaptionOptions, WhisperSettings
+from transforms.whisper import SileroVad
 
 REAL = DATA_DIR / "realspeech"
 RECORDINGS = {  # video id -> file
@@ -276,7 +276,9 @@ def test_cues_start_with_their_first_word_and_inside_speech(
     media, heard = talk
     cases = [(media, heard)] + [(REAL / RECORDINGS[v], recordings[v]) for v in ("jfk", "ej-fra")]
     for path, case in cases:
-        spans = [s for c in speech_chunks(decode_pcm(path, probe(path))) for s in c.spans]
+        spans = [
+            s for c in speech_chunks(decode_pcm(path, probe(path)), SileroVad()) for s in c.spans
+        ]
         starts = cue_first_word_starts(case)
         assert starts, path
         rules = rules_for_language(case.language, CaptionRules())

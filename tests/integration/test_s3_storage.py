@@ -9,20 +9,17 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import boto3
 import pytest
 
-from connectors.storage import (
-    FileStore,
-    ObjectStore,
-    S3Store,
-    local_source,
-    open_store,
-)
+from connectors.storage import open_store
+from connectors.storage.file_store import FileStore
+from connectors.storage.s3_store import S3Store
+from connectors.storage.sources import local_source
+from connectors.storage.store import ObjectStore
 from schemas import CaptionError, ErrorCode
 
 # --- one contract, every backend ----------------------------------------------------------------
@@ -102,29 +99,6 @@ def test_delete_removes_the_object_and_twice_is_fine(store):
     assert list(store.list()) == ["captions/keep/en.vtt"]
 
 
-def test_put_if_absent_writes_once_and_leaves_the_first_object(store):
-    assert store.put_bytes_if_absent("captions/abc/manifest.json", b"first", "application/json")
-    assert not store.put_bytes_if_absent("captions/abc/manifest.json", b"second")
-    assert store.get_bytes("captions/abc/manifest.json") == b"first"
-
-
-def test_put_if_absent_has_one_winner_among_racing_writers(store):
-    results: list[bool] = []
-    barrier = threading.Barrier(8)
-
-    def write(n: int) -> None:
-        barrier.wait()
-        results.append(store.put_bytes_if_absent("lock", f"writer {n}".encode()))
-
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    assert sorted(results) == [False] * 7 + [True]
-    assert store.get_bytes("lock").startswith(b"writer ")
-
-
 @pytest.mark.parametrize("key", ["../x", "a/../../x", "/etc/passwd", "a//b", "a/./b", "a\\b", ""])
 def test_unsafe_keys_are_refused_before_any_request(store, key):
     calls: list[Callable[[], object]] = [
@@ -134,7 +108,6 @@ def test_unsafe_keys_are_refused_before_any_request(store, key):
         lambda: store.delete(key),
         lambda: store.uri(key),
         lambda: store.put_bytes(key, b"x"),
-        lambda: store.put_bytes_if_absent(key, b"x"),
     ]
     for call in calls:
         with pytest.raises(ValueError):
@@ -171,7 +144,7 @@ def test_prefixed_store_writes_under_its_prefix_and_lists_only_it(bucket):
 def test_content_type_is_stored(bucket):
     store = S3Store(bucket)
     store.put_bytes("a.vtt", b"WEBVTT\n", "text/vtt")
-    store.put_bytes_if_absent("b.json", b"{}", "application/json")
+    store.put_bytes("b.json", b"{}", "application/json")
     client = boto3.client("s3")
     assert client.head_object(Bucket=bucket, Key="a.vtt")["ContentType"] == "text/vtt"
     assert client.head_object(Bucket=bucket, Key="b.json")["ContentType"] == "application/json"
@@ -281,7 +254,7 @@ def test_object_over_max_bytes_is_unsupported_media_and_leaves_nothing(bucket, s
 
 def test_stream_over_max_bytes_is_cut_off_even_without_a_length(bucket, staging):
     # The size check on the stream itself, for servers that send no Content-Length.
-    from connectors import storage
+    from connectors.storage import sources as storage
 
     S3Store(bucket).put_bytes("big.mp4", b"x" * (3 * storage.COPY_CHUNK_BYTES))
     store = S3Store(bucket)

@@ -13,7 +13,7 @@ from connectors.tables import read_rows, table_format, write_table
 from pipelines.caption_backfill import report_row, requests_from_manifest
 from schemas.errors import ErrorCode, Failure
 from schemas.events import UploadRequest
-from transforms.caption import CaptionResult
+from transforms.domain import CaptionResult
 
 ROWS = [
     {"video_id": "007", "source": "s3://media/a.mp4", "language": "de"},

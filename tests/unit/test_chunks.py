@@ -7,11 +7,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from faster_whisper.vad import get_speech_timestamps
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from connectors.media import decode_pcm, probe
 from tests.fixtures.media import clip_path
 from transforms.chunks import SAMPLE_RATE, ChunkAudio, ChunkingOptions, speech_chunks
+from transforms.whisper import SileroVad
+
+
+def _vad_options(options: ChunkingOptions) -> VadOptions:
+    """The same settings as faster-whisper's own VAD takes them."""
+    return VadOptions(
+        threshold=options.threshold,
+        min_silence_duration_ms=options.min_silence_ms,
+        speech_pad_ms=options.speech_pad_ms,
+        min_speech_duration_ms=options.min_speech_ms,
+        max_speech_duration_s=options.max_chunk_s,
+    )
 
 
 def _pcm(path: Path) -> np.ndarray:
@@ -40,14 +52,14 @@ def test_streamed_spans_equal_batch_vad_for_any_block_size(talk: np.ndarray, blo
     options = ChunkingOptions()
     expected = [
         (s["start"], s["end"])
-        for s in get_speech_timestamps(talk.astype(np.float32) / 32768, options.vad_options())
+        for s in get_speech_timestamps(talk.astype(np.float32) / 32768, _vad_options(options))
     ]
-    chunks = list(speech_chunks(_blocks(talk, block), options))
+    chunks = list(speech_chunks(_blocks(talk, block), SileroVad(), options))
     assert [span for c in chunks for span in c.spans] == expected
 
 
 def test_chunk_audio_is_exactly_its_spans_and_at_most_30_s(talk: np.ndarray) -> None:
-    chunks = list(speech_chunks(_blocks(talk, SAMPLE_RATE * 30)))
+    chunks = list(speech_chunks(_blocks(talk, SAMPLE_RATE * 30), SileroVad()))
     assert len(chunks) >= 2
     for chunk in chunks:
         assert chunk.duration_s <= 30.0
@@ -55,7 +67,7 @@ def test_chunk_audio_is_exactly_its_spans_and_at_most_30_s(talk: np.ndarray) -> 
 
 
 def test_cuts_fall_in_pauses_never_inside_speech(talk: np.ndarray) -> None:
-    chunks = list(speech_chunks(_blocks(talk, SAMPLE_RATE * 30)))
+    chunks = list(speech_chunks(_blocks(talk, SAMPLE_RATE * 30), SileroVad()))
     spans = [span for c in chunks for span in c.spans]
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end
@@ -66,7 +78,7 @@ def test_cuts_fall_in_pauses_never_inside_speech(talk: np.ndarray) -> None:
 
 def test_silence_gives_no_chunks() -> None:
     silence = np.zeros(SAMPLE_RATE * 20, np.int16)
-    assert list(speech_chunks(_blocks(silence, SAMPLE_RATE * 7))) == []
+    assert list(speech_chunks(_blocks(silence, SAMPLE_RATE * 7), SileroVad())) == []
 
 
 def test_chunk_time_maps_back_through_the_cuts() -> None:
@@ -91,7 +103,7 @@ def test_memory_of_the_chunker_does_not_grow_with_length() -> None:
         return [block] * n
 
     tracemalloc.start()
-    for _ in speech_chunks(iter(stream(40))):  # 20 minutes
+    for _ in speech_chunks(iter(stream(40)), SileroVad()):  # 20 minutes
         pass
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

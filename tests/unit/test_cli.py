@@ -8,9 +8,11 @@ from contextlib import redirect_stderr
 import pytest
 
 from pipelines.caption_files import refused_input, requests_for_files
-from pipelines.cli import Progress, build_parser, main
+from pipelines.cli import build_parser, main
 from pipelines.options import UsageError, caption_options
-from transforms.caption import CaptionResult
+from pipelines.progress import show_progress
+from transforms.domain import CaptionResult
+from transforms.progress import report
 
 
 def _args(*extra: str):  # type: ignore[no-untyped-def]
@@ -100,12 +102,14 @@ def test_inputs_with_the_same_name_get_distinct_ids() -> None:
 
 def test_progress_reports_each_file_and_the_total() -> None:
     err = io.StringIO()
-    progress = Progress(2)
-    with redirect_stderr(err):
-        progress.on_event("chunk", "a", {"index": 1})
+    with show_progress(2, stream=err) as progress:
+        assert progress is not None
+        report("chunk", "a", index=1)
         result = CaptionResult("a", "file:///a.mp4", "ready", "file:///o/a/manifest.json", cues=4)
-        progress.on_event("ready", "a", {"result": result})
+        report("ready", "a", result=result)
         progress.done(1, 1, 2.5)
+    report("ready", "b", result=result)  # after the block: nobody listens
     text = err.getvalue()
     assert "[1/2] a: ready (4 cues)" in text
     assert "1 ready, 1 failed in 2.5 s" in text
+    assert "b: ready" not in text

@@ -22,7 +22,8 @@ from schemas import (
     validate_video_id,
     video_id_from_filename,
 )
-from schemas.events import MAX_EVENT_BYTES, RAW_LIMIT, SCHEMA_NAMES
+from schemas.events import RAW_LIMIT
+from schemas.validation import MAX_EVENT_BYTES, SCHEMA_NAMES
 
 FULL_EVENT: dict[str, Any] = {
     "event_id": "evt-1",

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.storage import FileStore, UploadSpool
-from gateway.media_types import SNIFF_BYTES, content_type_for, safe_file_name, sniff_extension
+from connectors.storage.file_store import FileStore
+from connectors.storage.layout import content_type_for
+from connectors.storage.spool import UploadSpool
+from gateway.media_types import SNIFF_BYTES, safe_file_name, sniff_extension
 from gateway.origin import RangeNotSatisfiable, etag_matches, parse_range
 from gateway.player import watch_page
 from tests.fixtures.media import GOOD_KINDS

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pyarrow as pa
 import pytest
 
 from schemas import ErrorCode, Failure, Manifest, TrackRef
 from schemas.arrow import (
-    MANIFEST_SCHEMA,
     REPORT_SCHEMA,
     ReportRow,
-    manifest_table,
     report_table,
 )
 
@@ -123,22 +120,13 @@ def test_damaged_manifest_file_is_refused():
         Manifest.from_json('{"video_id": ')
 
 
-def test_manifest_table_flattens_errors_and_parses_times():
-    table = manifest_table([_ready(), _failed()])
-    assert table.schema == MANIFEST_SCHEMA
-    rows = table.to_pylist()
-    assert rows[0]["error_code"] is None and len(rows[0]["tracks"]) == 3
-    assert rows[1]["error_code"] == "no_audio_stream" and rows[1]["tracks"] == []
-    assert table.column("created_at").type == pa.timestamp("s", tz="UTC")
-
-
 def test_report_table_takes_rows_and_mappings():
     failure = Failure("bad", ErrorCode.SOURCE_NOT_FOUND, "gone", "s3://bucket/bad.mp4")
     table = report_table(
         [
-            ReportRow.from_manifest(_ready(), processing_s=4.2),
-            ReportRow.from_failure(failure, processing_s=0.1),
-            ReportRow.skipped("old", "s3://bucket/old.mp4"),
+            ReportRow("abc", "file:///data/abc.mp4", "ready", None, 36.6, "en", 12, 4.2, "small"),
+            ReportRow(failure.video_id, failure.source, "failed", str(failure.code), None),
+            ReportRow("old", "s3://bucket/old.mp4", "skipped"),
             {
                 "video_id": None,
                 "source": "http://x",
@@ -161,8 +149,8 @@ def test_report_rows_refuse_unknown_statuses_and_columns():
 
 
 def test_empty_tables_keep_their_schema():
-    assert manifest_table([]).schema == MANIFEST_SCHEMA
     assert report_table([]).num_rows == 0
+    assert report_table([]).schema == REPORT_SCHEMA
 
 
 def test_ready_manifest_records_the_vocabulary_it_was_made_with():

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from connectors.storage import (
-    FileStore,
-    ObjectStore,
+from connectors.storage import open_store
+from connectors.storage.file_store import FileStore
+from connectors.storage.layout import (
     caption_key,
     captions_prefix,
     manifest_key,
-    open_store,
-    resolve_source,
     upload_key,
     validate_key,
 )
+from connectors.storage.sources import resolve_source
+from connectors.storage.store import ObjectStore
 from schemas import CaptionError, ErrorCode
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 
 from apache_beam.pvalue import TaggedOutput
+from prometheus_client.parser import text_string_to_metric_families
 
-from connectors.kafka import KafkaConfig, KafkaRecord
+from connectors.kafka.config import KafkaConfig, Topics
+from connectors.kafka.records import KafkaRecord
 from connectors.prometheus import ServiceMetrics
-from pipelines.caption_stream import ParseUploads, StreamSettings, Topics, caption_event
+from pipelines.caption_stream import ParseUploads, StreamSettings, caption_event
 from schemas.errors import ErrorCode, Failure
 from schemas.events import TrackRef, UploadRequest
-from transforms.caption import CaptionOptions, CaptionResult
+from transforms.domain import CaptionResult
+from transforms.settings import CaptionOptions
 
 SETTINGS = StreamSettings(KafkaConfig("127.0.0.1:1"), CaptionOptions(storage_url="s3://bucket"))
 
@@ -87,9 +90,18 @@ def test_metrics_render_as_prometheus_counters() -> None:
     metrics = ServiceMetrics()
     metrics.record_batch(5, 1.5, {"videos_ready": 4, "events_invalid": 1})
     metrics.inc("batches_failed")
+    metrics.observe_answers([0.5, 3.0, 7.0])
     text = metrics.render()
     assert "# TYPE autocaption_videos_ready_total counter" in text
-    assert "autocaption_videos_ready_total 4\n" in text
-    assert "autocaption_records_total 5\n" in text
-    assert "autocaption_batches_failed_total 1\n" in text
-    assert "autocaption_last_batch_records 5\n" in text
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.labels or sample.labels.get("le") == "5.0"
+    }
+    assert values["autocaption_videos_ready_total"] == 4
+    assert values["autocaption_records_total"] == 5
+    assert values["autocaption_batches_failed_total"] == 1
+    assert values["autocaption_last_batch_records"] == 5
+    assert values["autocaption_upload_to_answer_seconds_count"] == 3
+    assert values["autocaption_upload_to_answer_seconds_bucket"] == 2  # 0.5 and 3.0 <= 5 s

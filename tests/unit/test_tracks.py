@@ -10,12 +10,12 @@ import webvtt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors.storage.layout import content_type_for
 from schemas.transcript import Segment, Transcript, Word, join_words
 from tests.caption_rules import check_vtt_text, shown_texts
 from tests.unit.test_cues import PROPERTY, caption_rules, spoken, spoken_words
 from transforms.cues import CaptionRules, Cue, layout_cues
 from transforms.tracks import (
-    CONTENT_TYPES,
     TRACK_WRITERS,
     srt_timestamp,
     vtt_timestamp,
@@ -117,8 +117,12 @@ def test_transcript_json_is_utf8_and_keeps_missing_times_as_null() -> None:
 
 def test_every_format_has_a_writer_and_a_content_type() -> None:
     transcript = Transcript("v1", "en", 5.0)
-    assert set(TRACK_WRITERS) == set(CONTENT_TYPES) == {"vtt", "srt", "json"}
-    assert CONTENT_TYPES["vtt"] == "text/vtt; charset=utf-8"
+    assert set(TRACK_WRITERS) == {"vtt", "srt", "json"}
+    assert {fmt: content_type_for(f"x.{fmt}") for fmt in TRACK_WRITERS} == {
+        "vtt": "text/vtt; charset=utf-8",
+        "srt": "application/x-subrip; charset=utf-8",
+        "json": "application/json",
+    }
     assert TRACK_WRITERS["vtt"](TWO_CUES, transcript).startswith("WEBVTT\nLanguage: en\n")
     assert TRACK_WRITERS["srt"](TWO_CUES, transcript).startswith("1\n00:00:01,500")
     assert json.loads(TRACK_WRITERS["json"](TWO_CUES, transcript))["language"] == "en"

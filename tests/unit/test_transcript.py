@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from schemas.transcript import Segment, Word
+from transforms.domain import ChunkTranscript
 from transforms.transcript import (
     assemble_transcript,
     collapse_loops,
@@ -12,7 +13,6 @@ from transforms.transcript import (
     guard_segments,
     vote_language,
 )
-from transforms.whisper import ChunkTranscript
 
 
 def _words(text: str, start: float = 0.0) -> tuple[Word, ...]:

@@ -1,33 +1,37 @@
-"""Batched inference on real faster-whisper / CTranslate2 with offline-built models."""
+"""The faster-whisper adapter: batched inference on real faster-whisper and CTranslate2, with the
+real Whisper base weights where words and languages are asserted and scripted models elsewhere;
+and the faster-whisper internals it relies on, pinned, so an upgrade that changes one fails here.
+"""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
-import apache_beam as beam
 import numpy as np
 import pytest
-from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-from apache_beam.testing.util import assert_that, equal_to
+from faster_whisper import WhisperModel
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
+from faster_whisper.vad import get_vad_model
 
 from connectors.media import decode_pcm, probe
 from schemas.transcript import join_words
 from tests.fixtures.media import DATA_DIR, clip_path
 from tests.fixtures.whisper_model import DEFAULT_SCRIPT, cached_whisper_model
 from transforms.chunks import ChunkAudio, speech_chunks
+from transforms.domain import Chunk, ChunkTranscript
+from transforms.settings import WhisperSettings
 from transforms.transcript import compression_ratio, guard_segments
 from transforms.whisper import (
-    FAILED,
-    Chunk,
-    ChunkFailed,
-    ChunkTranscript,
-    TranscribeChunks,
-    WhisperSettings,
+    LANGUAGE_CODES,
+    SILERO_STATE,
+    SileroVad,
     batch_size,
-    batches_of,
     inference_layout,
     load_whisper,
-    transcribe_batch,
+    transcribe_chunks,
     usable_cores,
 )
 
@@ -35,7 +39,7 @@ from transforms.whisper import (
 @pytest.fixture(scope="module")
 def speech() -> ChunkAudio:
     path = clip_path("speech_a")
-    (chunk,) = speech_chunks(decode_pcm(path, probe(path)))
+    (chunk,) = speech_chunks(decode_pcm(path, probe(path)), SileroVad())
     return chunk
 
 
@@ -49,7 +53,7 @@ def _settings(kind: str, **kwargs: object) -> WhisperSettings:
 
 
 def _run(settings: WhisperSettings, batch: list[Chunk]) -> list[ChunkTranscript]:
-    return transcribe_batch(load_whisper(settings), batch, settings)
+    return transcribe_chunks(load_whisper(settings), batch, settings)
 
 
 def _words(result) -> list[str]:  # type: ignore[no-untyped-def]
@@ -109,33 +113,6 @@ def test_silence_chunk_decodes_without_error(tmp_path: Path) -> None:
     assert result.speech_s == 1.0
 
 
-def test_a_batch_split_over_workers_gives_the_same_transcripts_in_order(
-    speech: ChunkAudio,
-) -> None:
-    shorter = ChunkAudio(speech.audio[: len(speech.audio) // 2], ((0, len(speech.audio) // 2),))
-    batch = [
-        Chunk(f"v{i}", i, "transcribe", ("en", None, "de")[i % 3], (speech, shorter)[i % 2])
-        for i in range(5)
-    ]
-    one = _settings("micro", inference_workers=1, cpu_threads=1, batch_size=5)
-    two = _settings("micro", inference_workers=2, cpu_threads=1, batch_size=2)
-    assert load_whisper(one).model.num_workers == 1
-    assert load_whisper(two).model.num_workers == 2
-    alone = _run(one, batch)
-    split = _run(two, batch)
-    assert [(r.job, r.index) for r in split] == [(c.job, c.index) for c in batch]
-    assert split == alone
-
-
-def test_batches_keep_order_and_sizes() -> None:
-    audio = ChunkAudio(np.zeros(1, np.int16), ())
-    chunks = [Chunk(str(i), i, "transcribe", "en", audio) for i in range(7)]
-    assert [len(b) for b in batches_of(chunks, 3)] == [3, 3, 1]
-    assert [c for b in batches_of(chunks, 3) for c in b] == chunks
-    assert batches_of(chunks, 10) == [chunks]
-    assert batches_of([], 2) == []
-
-
 def test_batch_size_is_small_on_a_cpu_unless_set() -> None:
     assert batch_size(_settings("micro")) == 2
     assert batch_size(_settings("micro", batch_size=5)) == 5
@@ -150,34 +127,12 @@ def test_cpu_layout_gives_each_core_a_single_threaded_worker() -> None:
     assert inference_layout(_settings("micro", inference_workers=3, cpu_threads=2)) == (3, 2)
 
 
-def test_the_beam_stage_batches_chunks_and_reports_failed_ones(speech: ChunkAudio) -> None:
-    good = [Chunk(f"v{i % 3}", i, "transcribe", "en", speech) for i in range(7)]
-    broken = Chunk("bad", 0, "transcribe", "en", ChunkAudio(np.zeros((2, 2), np.int16), ()))
-    settings = _settings("micro", batch_size=4, inference_workers=2, cpu_threads=1)
-    with beam.Pipeline(runner=FnApiRunner()) as p:
-        out = (
-            p
-            | beam.Create([*good, broken])
-            | beam.ParDo(TranscribeChunks(settings)).with_outputs(FAILED, main="transcripts")
-        )
-        assert_that(
-            out.transcripts | beam.MapTuple(lambda job, t: (job, t.index, _words(t))),
-            equal_to([(c.job, c.index, list(DEFAULT_SCRIPT)) for c in good]),
-            label="transcripts",
-        )
-        assert_that(
-            out[FAILED] | beam.MapTuple(lambda job, f: (job, type(f).__name__, f.index)),
-            equal_to([("bad", ChunkFailed.__name__, 0)]),
-            label="failed",
-        )
-
-
 def test_one_batch_of_real_speech_mixes_videos_languages_tasks_and_vocabularies(
     real_model: Path,
 ) -> None:
     def first_chunk(name: str) -> ChunkAudio:
         path = DATA_DIR / "realspeech" / name
-        return next(iter(speech_chunks(decode_pcm(path, probe(path)))))
+        return next(iter(speech_chunks(decode_pcm(path, probe(path)), SileroVad())))
 
     jfk, french, japanese = (
         first_chunk(n) for n in ("jfk.flac", "ej-fra.m4a", "common_voice_ja_24511055.mp3")
@@ -207,3 +162,52 @@ def test_one_batch_of_real_speech_mixes_videos_languages_tasks_and_vocabularies(
 
 def _text(result: ChunkTranscript) -> str:
     return " ".join(s.text for s in result.segments)
+
+
+# --- the faster-whisper and CTranslate2 internals the adapter relies on ----------------------
+
+
+def test_the_faster_whisper_signatures_the_adapter_calls_are_unchanged() -> None:
+    def params(function: object) -> list[str]:
+        return list(inspect.signature(function).parameters)  # type: ignore[arg-type]
+
+    assert params(WhisperModel.get_prompt)[:6] == [
+        "self", "tokenizer", "previous_tokens", "without_timestamps", "prefix", "hotwords"
+    ]  # fmt: skip
+    assert params(WhisperModel.find_alignment)[:5] == [
+        "self", "tokenizer", "text_tokens", "encoder_output", "num_frames"
+    ]  # fmt: skip
+    assert params(get_suppressed_tokens) == ["tokenizer", "suppress_tokens"]
+    assert params(merge_punctuations) == ["alignment", "prepended", "appended"]
+    assert params(Tokenizer.split_to_word_tokens) == ["self", "tokens"]
+    assert {"en", "de", "fr", "ja", "zh", "yue"} <= LANGUAGE_CODES
+
+
+def test_the_shapes_the_adapter_reads_from_the_model_are_unchanged(speech: ChunkAudio) -> None:
+    model = load_whisper(_settings("micro"))
+    tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language="en")
+    assert tokenizer.language_code == "en"  # the adapter re-points it for translations
+    features = model.feature_extractor(speech.audio.astype(np.float32) / 32768.0)[..., :-1]
+    encoded = model.encode(np.stack([pad_or_trim(features)]))
+    (result,) = model.model.generate(
+        encoded,
+        [model.get_prompt(tokenizer, [], without_timestamps=True)],
+        max_length=40,
+        return_scores=True,
+        return_no_speech_prob=True,
+    )
+    assert isinstance(result.sequences_ids[0], list) and isinstance(result.scores[0], float)
+    assert 0.0 <= result.no_speech_prob <= 1.0
+    ((token, probability), *_), *_ = model.model.detect_language(encoded)
+    assert token.startswith("<|") and token.endswith("|>") and 0 <= probability <= 1
+    text = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+    (alignment,) = model.find_alignment(tokenizer, [text], encoded, [100])
+    assert alignment and set(alignment[0]) == {"word", "tokens", "start", "end", "probability"}
+
+
+def test_the_silero_session_takes_the_inputs_and_state_the_adapter_gives() -> None:
+    session = get_vad_model().session
+    assert [i.name for i in session.get_inputs()] == ["input", "h", "c"]
+    vad = SileroVad()
+    probabilities = vad(np.zeros((3, 512), np.float32))
+    assert probabilities.shape == (3,) and vad._h.shape == SILERO_STATE

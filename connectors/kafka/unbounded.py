@@ -1,0 +1,256 @@
+"""The unbounded read, for Flink and other streaming runners: every partition, for ever.
+
+Each partition is one element of a splittable DoFn that takes what is there, then defers the
+rest; the watermark follows message timestamps (an idle partition's moves with the clock), and
+offsets are committed when the runner finalizes the bundle that read them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import apache_beam as beam
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
+from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
+from apache_beam.transforms.core import RestrictionProvider
+from apache_beam.utils.timestamp import Duration, Timestamp
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from connectors.kafka.config import KafkaConfig
+from connectors.kafka.records import is_data, record_of, timestamped
+
+log = logging.getLogger(__name__)
+
+# Stop of an unbounded restriction: Kafka offsets are signed 64-bit.
+UNBOUNDED_STOP: Final = 2**63 - 1
+
+# A pooled reader unused this long belongs to a partition now read elsewhere.
+READER_IDLE_CLOSE_S: Final = 300.0
+
+# How far behind the wall clock the watermark of a caught-up partition is put: a message
+# timestamped (by its producer) longer ago than this, arriving later, is late.
+IDLE_WATERMARK_LAG_S: Final = 10.0
+
+
+class _UnboundedOffsetTracker(OffsetRestrictionTracker):
+    def is_bounded(self) -> bool:
+        return bool(self.current_restriction().stop < UNBOUNDED_STOP)
+
+
+@dataclass
+class _PartitionReader:
+    consumer: Consumer
+    next_offset: int
+    last_data: float = field(default_factory=time.monotonic)
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class _ConsumerPool:
+    """Process-wide consumers for unbounded reads.
+
+    The local runner builds a fresh DoFn for every bundle and re-invokes the source hundreds of
+    times a second, so a consumer per call (connect, fetch) would dominate; one per partition
+    per process is kept here instead, plus one per group for committing offsets. Readers unused
+    for `READER_IDLE_CLOSE_S` (their partition moved to another worker) are closed.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._readers: dict[tuple[KafkaConfig, str, int], _PartitionReader] = {}
+        self._committers: dict[KafkaConfig, Consumer] = {}
+
+    def reader(
+        self, config: KafkaConfig, topic: str, partition: int, start: int
+    ) -> _PartitionReader:
+        key = (config, topic, partition)
+        now = time.monotonic()
+        with self._lock:
+            reader = self._readers.pop(key, None)  # taken out while in use
+            stale = [k for k, r in self._readers.items() if now - r.last_used > READER_IDLE_CLOSE_S]
+            closing = [self._readers.pop(k).consumer for k in stale]
+        _close_quietly(closing)
+        if reader is None:
+            consumer = Consumer(config.consumer_config(**{"auto.offset.reset": "earliest"}))
+            consumer.assign([TopicPartition(topic, partition, start)])
+            return _PartitionReader(consumer, start)
+        if reader.next_offset != start:
+            reader.consumer.assign([TopicPartition(topic, partition, start)])
+            reader.next_offset = start
+        return reader
+
+    def give_back(
+        self, config: KafkaConfig, topic: str, partition: int, reader: _PartitionReader
+    ) -> None:
+        key = (config, topic, partition)
+        reader.last_used = time.monotonic()
+        with self._lock:
+            previous = self._readers.pop(key, None)
+            self._readers[key] = reader
+        if previous is not None:
+            _close_quietly([previous.consumer])
+
+    def drain(self, config: KafkaConfig, topic: str, partition: int) -> None:
+        """Closes a partition's reader for good, and the group's committer after the last one."""
+        with self._lock:
+            reader = self._readers.pop((config, topic, partition), None)
+            closing = [] if reader is None else [reader.consumer]
+            if not any(k[0] == config for k in self._readers):
+                committer = self._committers.pop(config, None)
+                closing += [] if committer is None else [committer]
+        _close_quietly(closing)
+
+    def commit(self, config: KafkaConfig, offsets: list[TopicPartition]) -> None:
+        with self._lock:
+            committer = self._committers.get(config)
+            if committer is None:
+                committer = self._committers[config] = Consumer(config.consumer_config())
+            committer.commit(offsets=offsets, asynchronous=False)
+
+    def close_all(self) -> None:
+        with self._lock:
+            readers, self._readers = list(self._readers.values()), {}
+            committers, self._committers = list(self._committers.values()), {}
+        _close_quietly([r.consumer for r in readers] + committers)
+
+
+def _close_quietly(consumers: Iterable[Consumer]) -> None:
+    for consumer in consumers:
+        try:
+            consumer.close()
+        except (KafkaException, RuntimeError) as error:
+            log.debug("closing a pooled consumer: %s", error)
+
+
+_POOL = _ConsumerPool()
+atexit.register(_POOL.close_all)
+
+
+def committed_or_earliest(config: KafkaConfig, topic: str, partition: int) -> int:
+    """The group's committed offset of a partition, else its earliest (or latest) offset.
+
+    Which one follows `auto.offset.reset` in `config.options` (default earliest). "latest"
+    uses the high watermark, which Tansu reports wrong for multi-record batches.
+    """
+    consumer = Consumer(config.consumer_config())
+    try:
+        tp = TopicPartition(topic, partition)
+        committed = consumer.committed([tp], timeout=30)[0]
+        if committed.error is None and committed.offset >= 0:
+            return int(committed.offset)
+        low, high = consumer.get_watermark_offsets(tp, timeout=30)
+        reset = dict(config.options).get("auto.offset.reset", "earliest")
+        return int(high if reset in ("latest", "largest", "end") else max(low, 0))
+    finally:
+        consumer.close()
+
+
+class _UnboundedPartitionProvider(RestrictionProvider):
+    def __init__(self, config: KafkaConfig) -> None:
+        self._config = config
+
+    def initial_restriction(self, element: tuple[str, int]) -> OffsetRange:
+        topic, partition = element
+        return OffsetRange(committed_or_earliest(self._config, topic, partition), UNBOUNDED_STOP)
+
+    def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
+        return _UnboundedOffsetTracker(restriction)
+
+    def restriction_size(self, element: tuple[str, int], restriction: OffsetRange) -> int:
+        return 1  # unknown backlog; never read high watermarks (wrong on some brokers)
+
+
+_SELF_RESTRICTION: Final = beam.DoFn.RestrictionParam()  # the DoFn is its own provider
+_MANUAL_WATERMARK: Final = beam.DoFn.WatermarkEstimatorParam(
+    ManualWatermarkEstimator.default_provider()
+)
+
+
+class _ReadPartitionFn(beam.DoFn, _UnboundedPartitionProvider):
+    """Reads one partition forever: each call takes what is available, then defers the rest."""
+
+    def __init__(
+        self,
+        config: KafkaConfig,
+        poll_idle_s: float,
+        max_records_per_call: int,
+        stop_after_idle_s: float | None,
+    ) -> None:
+        beam.DoFn.__init__(self)
+        self._config = config
+        self._poll_idle_s = poll_idle_s
+        self._max_records = max_records_per_call
+        self._stop_after_idle_s = stop_after_idle_s
+
+    @beam.DoFn.unbounded_per_element()
+    def process(
+        self,
+        element: tuple[str, int],
+        # Beam passes the tracker and estimator by keyword: they must come last.
+        finalizer: Any = beam.DoFn.BundleFinalizerParam,
+        tracker: Any = _SELF_RESTRICTION,
+        watermark: Any = _MANUAL_WATERMARK,
+    ) -> Iterator[Any]:
+        topic, partition = element
+        restriction = tracker.current_restriction()
+        reader = _POOL.reader(self._config, topic, partition, int(restriction.start))
+        read = 0
+        split = False  # the runner took the rest of the restriction
+        try:
+            # The first poll waits up to poll_idle_s: that wait is the back-off when idle, since
+            # the local runner re-invokes at once whatever delay defer_remainder asks for.
+            timeout = self._poll_idle_s
+            while read < self._max_records:
+                messages = reader.consumer.consume(self._max_records - read, timeout=timeout)
+                timeout = 0.05
+                data = [
+                    m for m in messages if is_data(m) and (m.offset() or 0) >= reader.next_offset
+                ]
+                if not data:
+                    break
+                for message in data:
+                    record = record_of(message)
+                    if not tracker.try_claim(record.offset):
+                        split = True
+                        break
+                    reader.next_offset = record.offset + 1
+                    read += 1
+                    if record.timestamp_ms is not None:
+                        stamp = Timestamp(micros=record.timestamp_ms * 1000)
+                        current = watermark.current_watermark()
+                        if current is None or stamp > current:
+                            watermark.set_watermark(stamp)
+                    yield timestamped(record)
+                if split:
+                    break
+        finally:
+            _POOL.give_back(self._config, topic, partition, reader)
+
+        now = time.monotonic()
+        if read:
+            reader.last_data = now
+            commit = [TopicPartition(topic, partition, reader.next_offset)]
+            finalizer.register(lambda: _POOL.commit(self._config, commit))
+        if split:
+            return
+        if read:
+            tracker.defer_remainder(Duration.of(0))
+            return
+        if (
+            self._stop_after_idle_s is not None
+            and now - reader.last_data >= self._stop_after_idle_s
+        ):
+            tracker.try_claim(UNBOUNDED_STOP)  # claims nothing: ends the restriction here
+            _POOL.drain(self._config, topic, partition)
+            return
+        # Caught up: let event time move on, or one idle partition holds back every window.
+        idle_mark = Timestamp.now() - Duration.of(IDLE_WATERMARK_LAG_S)
+        current = watermark.current_watermark()
+        if current is None or idle_mark > current:
+            watermark.set_watermark(idle_mark)
+        tracker.defer_remainder(Duration.of(self._poll_idle_s))

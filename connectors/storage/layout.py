@@ -1,0 +1,181 @@
+"""Object keys and the storage layout: the one place that knows where things live.
+
+Layout under a store (DESIGN.md, "Contracts"):
+
+    videos/<video_id>/<file name>         uploads
+    captions/<video_id>/<lang>.vtt|.srt   tracks
+    captions/<video_id>/transcript.json
+    captions/<video_id>/manifest.json     written last: its presence means the rest is complete
+
+Keys are checked in one place (`validate_key`); a bad key, bucket or URL is a programming or
+configuration error and raises `ValueError`. `SCHEMES` are the only URL schemes that stores and
+sources accept (a plain path counts as "file"): nothing else is ever fetched.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from schemas.ids import validate_video_id
+
+MAX_KEY_LENGTH: Final = 1024  # S3's limit, in UTF-8 bytes
+
+# The one list of URL schemes that stores and sources accept; a plain path counts as "file".
+SCHEMES: Final = ("file", "s3")
+
+_SCHEME_RE: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+# S3 (and R2, MinIO) bucket names: 3-63 characters of a-z, 0-9, '.', '-', alphanumeric at both ends.
+_BUCKET_RE: Final = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# In-flight writes of FileStore: a hidden sibling of the target, never a valid key segment.
+PARTIAL_RE: Final = re.compile(r"^\..*\.[0-9a-f]{32}\.partial$")
+
+
+def validate_key(key: str) -> str:
+    """`key` unchanged if it is a safe object key, else `ValueError`.
+
+    Safe: non-empty, relative, '/'-separated, no empty, '.' or '..' segment, no backslash, no
+    NUL or other control character, at most 1024 UTF-8 bytes.
+    """
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"object key must be a non-empty string, not {key!r}")
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_LENGTH:
+        raise ValueError(f"object key is over {MAX_KEY_LENGTH} bytes: {key[:60]!r}...")
+    if key.startswith("/"):
+        raise ValueError(f"object key must be relative, not {key!r}")
+    if "\\" in key:
+        raise ValueError(f"object key must not contain a backslash: {key!r}")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+        raise ValueError(f"object key must not contain control characters: {key!r}")
+    for segment in key.split("/"):
+        if segment in ("", ".", ".."):
+            raise ValueError(f"object key has an empty, '.' or '..' segment: {key!r}")
+        if PARTIAL_RE.match(segment):
+            raise ValueError(f"object key looks like an in-flight write: {key!r}")
+    return key
+
+
+def validate_prefix(prefix: str) -> str:
+    # A prefix is a key cut anywhere (S3 semantics): "captions/ab" matches "captions/abc/x".
+    if prefix == "":
+        return prefix
+    validate_key(prefix.removesuffix("/"))
+    return prefix
+
+
+def single_segment(name: str, what: str) -> str:
+    validate_key(name)
+    if "/" in name:
+        raise ValueError(f"{what} must be one key segment, not {name!r}")
+    return name
+
+
+def uploads_prefix(video_id: str) -> str:
+    """`videos/<video_id>/`: the folder of one video's upload."""
+    return f"videos/{validate_video_id(video_id)}/"
+
+
+def upload_key(video_id: str, file_name: str) -> str:
+    """`videos/<video_id>/<file_name>`: where an upload is stored."""
+    return uploads_prefix(video_id) + single_segment(file_name, "file name")
+
+
+CAPTIONS_ROOT = "captions"
+
+
+def captions_prefix(video_id: str, root: str = CAPTIONS_ROOT) -> str:
+    """`captions/<video_id>/`: the folder of one video's outputs. `root=""` drops the
+    `captions/` level (the CLI's `--out DIR` is that level itself)."""
+    folder = f"{validate_video_id(video_id)}/"
+    return f"{single_segment(root, 'captions root')}/{folder}" if root else folder
+
+
+def caption_key(video_id: str, name: str, root: str = CAPTIONS_ROOT) -> str:
+    """`captions/<video_id>/<name>`, e.g. name "en.vtt" or "transcript.json"."""
+    return captions_prefix(video_id, root) + single_segment(name, "caption file name")
+
+
+def manifest_key(video_id: str, root: str = CAPTIONS_ROOT) -> str:
+    """`captions/<video_id>/manifest.json`."""
+    return caption_key(video_id, "manifest.json", root)
+
+
+def is_valid_key(key: str) -> bool:
+    try:
+        validate_key(key)
+    except ValueError:
+        return False
+    return True
+
+
+def validate_bucket(bucket: str) -> str:
+    """`bucket` unchanged if it is a valid S3 bucket name, else `ValueError`."""
+    if not isinstance(bucket, str) or not _BUCKET_RE.match(bucket) or ".." in bucket:
+        raise ValueError(
+            f"bucket name {bucket!r} is not 3-63 characters of a-z, 0-9, '.' and '-' "
+            "starting and ending with a letter or digit"
+        )
+    return bucket
+
+
+def url_scheme(url: str) -> str | None:
+    """The lowercased scheme of `url` ("s3", "file", "http" ...), None for a plain path."""
+    match = _SCHEME_RE.match(url)
+    return match.group(1).lower() if match else None
+
+
+def split_s3_url(url: str) -> tuple[str, str]:
+    """("bucket", "rest") of "s3://bucket/rest"; the bucket is validated, the rest is not."""
+    if not url[:5].lower() == "s3://":
+        raise ValueError(f"{url!r} is not an s3://bucket/... URL")
+    bucket, _, rest = url[5:].partition("/")
+    return validate_bucket(bucket), rest
+
+
+def unsupported_scheme(scheme: str) -> str:
+    return f"unsupported scheme {scheme!r} (use {' or '.join(f'{s}://' for s in SCHEMES)})"
+
+
+# Content-Types of stored files, by extension: uploads, tracks and transcripts.
+CONTENT_TYPES: Final = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".m4a": "audio/mp4",
+    ".mov": "video/quicktime",
+    ".3gp": "video/3gpp",
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+    ".ogg": "audio/ogg",
+    ".ogv": "video/ogg",
+    ".opus": "audio/ogg",
+    ".wav": "audio/wav",
+    ".avi": "video/x-msvideo",
+    ".flac": "audio/flac",
+    ".mp3": "audio/mpeg",
+    ".ts": "video/mp2t",
+    ".mts": "video/mp2t",
+    ".m2ts": "video/mp2t",
+    ".mpeg": "video/mpeg",
+    ".oga": "audio/ogg",
+    ".wma": "audio/x-ms-wma",
+    ".amr": "audio/amr",
+    ".aac": "audio/aac",
+    ".rm": "application/vnd.rn-realmedia",
+    ".flv": "video/x-flv",
+    ".mpg": "video/mpeg",
+    ".wmv": "video/x-ms-wmv",
+    ".aiff": "audio/aiff",
+    ".vtt": "text/vtt; charset=utf-8",
+    ".srt": "application/x-subrip; charset=utf-8",
+    ".json": "application/json",
+}
+# The extensions of audio and video files (what a library listing takes as media).
+MEDIA_EXTENSIONS: Final = frozenset(
+    ext for ext, kind in CONTENT_TYPES.items() if kind.startswith(("audio/", "video/"))
+)
+
+
+def content_type_for(name: str) -> str:
+    """The Content-Type to serve a stored file under, from its extension."""
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    return CONTENT_TYPES.get(suffix, "application/octet-stream")

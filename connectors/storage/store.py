@@ -1,0 +1,97 @@
+"""The one object-store interface (`ObjectStore`) and what its implementations share.
+
+A missing object raises `FileNotFoundError`; writes replace whole objects atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What an HTTP origin needs to know of an object without reading it."""
+
+    size: int
+    etag: str  # opaque, without quotes; changes whenever the content does
+    modified: datetime  # UTC
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """A flat namespace of byte objects under `url`; writes replace whole objects atomically."""
+
+    url: str
+
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> str:
+        """Store `data` at `key` (readers see the old object or the new one); returns its URI."""
+        ...
+
+    def put_file(self, key: str, local_path: str | Path, content_type: str | None = None) -> str:
+        """Stream the local file into `key` like `put_bytes`; returns its URI."""
+        ...
+
+    def get_bytes(self, key: str) -> bytes:
+        """The whole object; `FileNotFoundError` if absent."""
+        ...
+
+    def open_read(self, key: str) -> BinaryIO:
+        """A binary stream of the object (close it); `FileNotFoundError` if absent."""
+        ...
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Size, ETag and modification time; `FileNotFoundError` if absent."""
+        ...
+
+    def open_range(self, key: str, start: int, end: int) -> BinaryIO:
+        """A binary stream of bytes `start`..`end` (inclusive, 0 <= start <= end < size) of
+        the object, read lazily (close it); `FileNotFoundError` if absent."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Keys starting with `prefix` (a plain string prefix), sorted."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object; absent objects are fine."""
+        ...
+
+    def uri(self, key: str) -> str:
+        """The object's URI (file:///..., s3://...)."""
+        ...
+
+
+def check_range(start: int, end: int) -> None:
+    if start < 0 or end < start:
+        raise ValueError(f"bad byte range {start}-{end}")
+
+
+class BoundedReader:
+    """At most `left` bytes of an open file, then end of stream; closes the file."""
+
+    def __init__(self, stream: BinaryIO, left: int) -> None:
+        self._stream = stream
+        self._left = left
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._stream.read(size)
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> BoundedReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,212 @@
+"""`POST /v1/videos`: an upload in, stored and announced as a `video.uploaded` event.
+
+The key is checked before a byte of the body is read; the body streams into a bounded spool
+(never into memory), its type is told from its first bytes, then it is stored under
+`videos/<video_id>/<name>` and its event published (acknowledged, or 503).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from email.message import Message
+from typing import Annotated
+
+from confluent_kafka import KafkaException
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from connectors.kafka.config import KafkaDeliveryError
+from connectors.storage.layout import content_type_for, manifest_key, upload_key, uploads_prefix
+from connectors.storage.spool import UploadSpool
+from connectors.storage.store import ObjectStore
+from gateway.context import gateway_of
+from gateway.media_types import SNIFF_BYTES, safe_file_name, sniff_extension
+from gateway.responses import (
+    PAYLOAD_TOO_LARGE,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    UNSUPPORTED_MEDIA_TYPE,
+    ApiError,
+    UploadAccepted,
+    error_responses,
+)
+from gateway.videos import check_video_id
+from schemas.errors import CaptionError, ErrorCode
+from schemas.events import UploadRequest, utc_timestamp
+
+log = logging.getLogger("autocaption.gateway")
+router = APIRouter()
+
+
+@router.post(
+    "/v1/videos",
+    status_code=202,
+    response_model=UploadAccepted,
+    tags=["videos"],
+    responses=error_responses(400, 401, 413, 415, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The media file itself (audio or video; told from its bytes).",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def upload_video(
+    request: Request,
+    language: Annotated[str | None, Query(description="spoken language; default: detect")] = None,
+    translate_to: Annotated[str | None, Query(description="e.g. 'en' (comma-separated)")] = None,
+    video_id: Annotated[str | None, Query(description="default: a new random id")] = None,
+    name: Annotated[
+        str | None, Query(description="file name; default: Content-Disposition")
+    ] = None,
+    hotwords: Annotated[
+        str | None,
+        Query(
+            description="words and names the speech holds, spelled as they must be "
+            "written (e.g. 'ComfyUI, Kubernetes'); at most 500 characters",
+        ),
+    ] = None,
+    initial_prompt: Annotated[
+        str | None,
+        Query(
+            description="text the model reads as if said just before the speech "
+            "(Whisper's initial prompt); at most 1000 characters",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Store the body under `videos/<video_id>/<name>` and publish `video.uploaded`."""
+    gateway = gateway_of(request)
+    settings, store = gateway.settings, gateway.store
+    _check_api_key(request, settings.api_keys)  # before a byte of the body is read
+    limit = settings.max_upload_bytes
+    announced = request.headers.get("content-length")
+    if announced is not None and (not announced.isdigit() or int(announced) > limit):
+        if not announced.isdigit():
+            raise ApiError(400, ErrorCode.INVALID_EVENT, "Content-Length is not a number")
+        raise _too_large(limit)
+    video_id = video_id if video_id is not None else f"v{uuid.uuid4().hex[:16]}"
+    translate = tuple(t.strip() for t in (translate_to or "").split(",") if t.strip())
+    vocabulary = (hotwords, initial_prompt)
+    _event(store, video_id, "upload", language, translate, vocabulary)  # refuse bad ones now
+    with UploadSpool(limit, settings.tmp_dir) as spool:
+        head = b""
+        extension: str | None = None
+        async for chunk in request.stream():
+            if extension is None:
+                head += chunk[: SNIFF_BYTES - len(head)]
+                if len(head) >= SNIFF_BYTES:
+                    extension = _sniffed(head)
+            try:
+                spool.write(chunk)  # local disk: brief enough for the event loop
+            except OverflowError:
+                raise _too_large(limit) from None
+        extension = extension or _sniffed(head)
+        file_name = safe_file_name(name or _disposition_name(request), extension)
+        key = upload_key(video_id, file_name)
+        source = await run_in_threadpool(spool.store, store, key, content_type_for(file_name))
+    await run_in_threadpool(_forget_older_versions, store, video_id, key)
+    event = _event(store, video_id, file_name, language, translate, vocabulary, source)
+    try:
+        await run_in_threadpool(
+            gateway.publisher.publish,
+            settings.uploaded_topic,
+            video_id,
+            event.to_json().encode("utf-8"),
+        )
+    except (KafkaDeliveryError, KafkaException) as exc:
+        log.error("upload %s stored but not announced: %s", video_id, exc)
+        raise ApiError(
+            503, UNAVAILABLE, "the upload was stored but the event broker is unavailable; retry"
+        ) from None
+    status_url = f"{gateway.base_url(request)}/v1/videos/{video_id}"
+    return JSONResponse(
+        {"video_id": video_id, "status_url": status_url},
+        status_code=202,
+        headers={"Location": status_url, "Cache-Control": "no-store"},
+    )
+
+
+def _check_api_key(request: Request, keys: tuple[str, ...]) -> None:
+    """401 unless the request carries one of `keys` (compared in constant time)."""
+    if not keys:
+        return
+    given = request.headers.get("x-api-key", "")
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        given = credentials.strip()
+    matched = False
+    for key in keys:  # every key is compared, so the time says nothing about which matched
+        matched |= hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8"))
+    if not matched:
+        raise ApiError(
+            401,
+            UNAUTHORIZED,
+            "a valid API key is required (Authorization: Bearer <key>)",
+            {"WWW-Authenticate": "Bearer"},
+        )
+
+
+def _event(
+    store: ObjectStore,
+    video_id: str,
+    file_name: str,
+    language: str | None,
+    translate_to: tuple[str, ...],
+    vocabulary: tuple[str | None, str | None] = (None, None),
+    source: str | None = None,
+) -> UploadRequest:
+    """The `video.uploaded` event; 400 `invalid_event` for a bad id or parameter.
+
+    `vocabulary`: (hotwords, initial prompt); empty strings count as not given."""
+    check_video_id(video_id)
+    hotwords, initial_prompt = vocabulary
+    try:
+        return UploadRequest(
+            video_id=video_id,
+            source=source or store.uri(upload_key(video_id, file_name)),
+            language=language,
+            translate_to=translate_to,
+            event_id=str(uuid.uuid4()),
+            occurred_at=utc_timestamp(),
+            hotwords=hotwords or None,
+            initial_prompt=initial_prompt or None,
+        )
+    except CaptionError as exc:
+        raise ApiError(400, exc.code, exc.message) from None
+
+
+def _sniffed(head: bytes) -> str:
+    extension = sniff_extension(head)
+    if extension is None:
+        what = "the body is empty" if not head else "the body is not audio or video"
+        raise ApiError(415, UNSUPPORTED_MEDIA_TYPE, f"{what} (told from its first bytes)")
+    return extension
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, PAYLOAD_TOO_LARGE, f"the body is over the {limit}-byte limit")
+
+
+def _disposition_name(request: Request) -> str | None:
+    header = request.headers.get("content-disposition")
+    if not header:
+        return None
+    message = Message()
+    message["content-disposition"] = header
+    name = message.get_filename()
+    return str(name) if name else None
+
+
+def _forget_older_versions(store: ObjectStore, video_id: str, key: str) -> None:
+    """A new upload under an existing id replaces the old file and its captions' manifest, so
+    the status says `processing` and the stream service captions the new file."""
+    for old in store.list(uploads_prefix(video_id)):
+        if old != key:
+            store.delete(old)
+    store.delete(manifest_key(video_id))

@@ -1,0 +1,72 @@
+"""`autocaption publish FILE`: upload a file to storage and publish its `video.uploaded` event."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import uuid
+from typing import Any
+
+from pipelines.options import (
+    UsageError,
+    add_kafka_options,
+    create_topics_if_asked,
+    kafka_config,
+    open_storage,
+    required_env,
+)
+
+
+def add_parser(commands: Any) -> None:
+    publish = commands.add_parser(
+        "publish",
+        help="upload a file to storage and publish its video.uploaded event",
+        description="Upload FILE to videos/<video_id>/<name> in storage, then produce the "
+        "video.uploaded event (key = video_id). Prints the event.",
+    )
+    publish.add_argument("file", metavar="FILE")
+    add_kafka_options(publish)
+    publish.add_argument("--storage", **required_env("storage"), help="storage URL for uploads")
+    publish.add_argument("--video-id", help="default: derived from the file name")
+    publish.add_argument("--language", help="spoken language code (default: detect)")
+    publish.add_argument("--translate-to", default="", help="'en' for an English track too")
+    publish.add_argument("--hotwords", help="the upload's vocabulary, e.g. 'ComfyUI, Kubernetes'")
+    publish.add_argument("--initial-prompt", help="text the model reads before the speech")
+    publish.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    """Store the file, then produce its event (acknowledged); prints the event."""
+    from connectors.kafka.write import produce_once
+    from connectors.storage.layout import upload_key
+    from schemas.errors import CaptionError
+    from schemas.events import UploadRequest, utc_timestamp
+    from schemas.ids import video_id_from_filename
+
+    if beam_args:
+        raise UsageError(f"unknown options: {' '.join(beam_args)}")
+    if not os.path.isfile(args.file):
+        raise UsageError(f"no such file: {args.file}")
+    store = open_storage(args.storage, "--storage")
+    name = os.path.basename(args.file)
+    video_id = args.video_id or video_id_from_filename(name)
+    translate_to = tuple(t.strip() for t in args.translate_to.split(",") if t.strip())
+    try:
+        key = upload_key(video_id, name)
+        source = store.put_file(key, args.file)
+        request = UploadRequest(
+            video_id=video_id,
+            source=source,
+            language=args.language,
+            translate_to=translate_to,
+            event_id=str(uuid.uuid4()),
+            occurred_at=utc_timestamp(),
+            hotwords=args.hotwords or None,
+            initial_prompt=args.initial_prompt or None,
+        )
+    except (CaptionError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    create_topics_if_asked(args)
+    produce_once(kafka_config(args), args.uploaded_topic, video_id, request.to_json().encode())
+    print(request.to_json())
+    return 0

@@ -1,0 +1,103 @@
+"""`autocaption serve`: the HTTP gateway (uploads, status, origin, player page)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from typing import Any
+
+from pipelines.options import (
+    UsageError,
+    add_kafka_options,
+    add_option,
+    create_topics_if_asked,
+    env_default,
+    kafka_config,
+    required_env,
+)
+
+log = logging.getLogger("autocaption")
+
+
+def add_parser(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="the HTTP gateway: uploads, status, video and caption origin, player page",
+        description="Serve the HTTP API: POST /v1/videos stores an upload and publishes its "
+        "video.uploaded event; GET /v1/videos/{id} (status), /source, /captions/{lang}.vtt|.srt, "
+        "/watch/{id}, /healthz, /openapi.json. SIGTERM stops it gracefully.",
+    )
+    serve.add_argument("--storage", **required_env("storage"), help="storage URL (as `stream`)")
+    add_kafka_options(serve)
+    add_option(serve, "--host", default="0.0.0.0", help="default 0.0.0.0")
+    add_option(serve, "--port", type=int, default=8080, help="default 8080")
+    serve.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="key required for uploads (Authorization: Bearer KEY); repeat or comma-separate "
+        "several to rotate keys; env AUTOCAPTION_API_KEY. None: uploads are open",
+    )
+    add_option(
+        serve,
+        "--max-upload-bytes",
+        type=int,
+        default=2 * 2**30,
+        help="largest accepted upload (default 2 GiB); larger bodies get 413",
+    )
+    add_option(
+        serve,
+        "--public-url",
+        default=None,
+        help="base URL for the URLs in answers, e.g. https://captions.example.com "
+        "(default: from each request)",
+    )
+    serve.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    """Serve until SIGTERM; a graceful stop exits 0."""
+    import uvicorn
+
+    from gateway.app import GatewaySettings, create_app
+
+    if beam_args:
+        raise UsageError(f"unknown options: {' '.join(beam_args)}")
+    keys = [
+        k.strip() for item in args.api_key or [env_default("api_key", "")] for k in item.split(",")
+    ]
+    if args.max_upload_bytes < 1 or not 0 <= args.port < 65536:
+        raise UsageError("--max-upload-bytes must be >= 1 and --port 0-65535")
+    settings = GatewaySettings(
+        storage=args.storage,
+        kafka=kafka_config(args),
+        uploaded_topic=args.uploaded_topic,
+        api_keys=tuple(k for k in keys if k),
+        max_upload_bytes=args.max_upload_bytes,
+        public_url=args.public_url,
+    )
+    try:
+        app = create_app(settings)
+    except ValueError as exc:
+        raise UsageError(f"--storage: {exc}") from None
+    create_topics_if_asked(args)
+    # Request lines are the gateway's own (autocaption.gateway, INFO), whatever --log-level says.
+    gateway_log = logging.getLogger("autocaption.gateway")
+    gateway_log.setLevel(min(logging.INFO, logging.getLogger().level))
+    if not settings.api_keys:
+        log.warning("serve: no --api-key given: anyone can upload")
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,  # our logging setup (text or JSON) stays in charge
+        access_log=False,  # the gateway logs each request itself
+        timeout_graceful_shutdown=30,
+    )
+    # uvicorn handles SIGTERM (stop accepting, finish requests) and then raises it again under
+    # the handler it found; with this one in place, a graceful stop exits 0, as `stream` does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    uvicorn.Server(config).run()
+    return 0

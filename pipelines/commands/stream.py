@@ -1,0 +1,134 @@
+"""`autocaption stream`: the long-running service, `video.uploaded` in, answers out."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from dataclasses import replace
+from typing import Any
+
+from pipelines.models import resolve_model
+from pipelines.options import (
+    LOCAL_RUNNERS,
+    UsageError,
+    add_common_options,
+    add_kafka_options,
+    add_option,
+    caption_options,
+    create_topics_if_asked,
+    kafka_config,
+    make_pipeline,
+    open_storage,
+    required_env,
+    topics,
+)
+
+log = logging.getLogger("autocaption")
+
+
+def add_parser(commands: Any) -> None:
+    stream = commands.add_parser(
+        "stream",
+        help="the service: video.uploaded events in, captions.ready/failed events out",
+        description="Consume video.uploaded, caption each upload, write tracks to storage and "
+        "produce captions.ready or captions.failed. On the local runner it runs micro-batches "
+        "and commits offsets only after a batch's outputs are durable; SIGTERM finishes the "
+        "running batch, a second SIGTERM abandons it (uncommitted, so it is replayed).",
+    )
+    add_kafka_options(stream)
+    stream.add_argument("--storage", **required_env("storage"), help="storage URL for tracks")
+    add_option(
+        stream,
+        "--max-batch-records",
+        type=int,
+        default=50,
+        help="uploads per micro-batch at most (local runner)",
+    )
+    add_option(
+        stream,
+        "--max-batch-wait",
+        type=float,
+        default=2.0,
+        help="seconds to gather a micro-batch after its first upload (local runner)",
+    )
+    add_option(
+        stream,
+        "--file-root",
+        default=None,
+        help="accept file:// sources under this folder (by default only s3:// sources)",
+    )
+    add_option(
+        stream,
+        "--max-source-bytes",
+        type=int,
+        default=8 * 2**30,
+        help="largest s3:// source staged for decoding (default 8 GiB)",
+    )
+    add_option(
+        stream,
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus /metrics (and /healthz) on this port",
+    )
+    add_option(
+        stream,
+        "--exit-when-idle",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this long without uploads (draining, tests)",
+    )
+    add_common_options(stream)
+    stream.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    """Run the service until a signal (or `--exit-when-idle`) stops it."""
+    from connectors.prometheus import ServiceMetrics, serve_metrics
+    from pipelines.caption_stream import StreamSettings, build_unbounded
+    from pipelines.micro_batches import Shutdown, run_micro_batches
+
+    store = open_storage(args.storage, "--storage")
+    if args.max_batch_records < 1 or args.max_batch_wait < 0:
+        raise UsageError("--max-batch-records must be >= 1 and --max-batch-wait >= 0")
+    args.model, args.model_label = resolve_model(args.model)
+    options = replace(
+        caption_options(args, store.url),
+        reuse_existing=True,
+        file_root=os.path.abspath(args.file_root) if args.file_root else None,
+        max_source_bytes=args.max_source_bytes,
+    )
+    settings = StreamSettings(
+        kafka_config(args), options, topics(args), args.max_batch_records, args.max_batch_wait
+    )
+    create_topics_if_asked(args)
+    metrics = ServiceMetrics()
+    if args.metrics_port is not None:
+        server = serve_metrics(metrics, int(args.metrics_port))
+        log.info("metrics on :%d/metrics", server.server_address[1])
+    idle = float(args.exit_when_idle) if args.exit_when_idle is not None else None
+    if args.runner.lower() not in LOCAL_RUNNERS:
+        pipeline = make_pipeline(args.runner, [*beam_args, "--streaming"])
+        build_unbounded(pipeline, settings, stop_after_idle_s=idle)
+        pipeline.run().wait_until_finish()
+        return 0
+    shutdown = Shutdown()
+    shutdown.install()
+    log.info(
+        "stream: %s -> %s, %s (group %s, storage %s)",
+        *settings.topics.all,
+        settings.kafka.group_id,
+        store.url,
+        extra={"event": "started"},
+    )
+    run_micro_batches(
+        settings,
+        lambda: make_pipeline(args.runner, beam_args),
+        metrics=metrics,
+        shutdown=shutdown,
+        idle_exit_s=idle,
+    )
+    log.info("stream: stopped", extra={"event": "stopped"})
+    return 0

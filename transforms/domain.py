@@ -1,0 +1,163 @@
+"""The values that travel between the steps of `CaptionVideos`, and the rules that name them.
+
+    UploadRequest -> decode: Chunk (one per speech chunk and task) + VideoAudio (the summary)
+                  -> transcribe: ChunkTranscript | ChunkFailed
+                  -> assemble: VideoTranscripts | VideoFailed
+                  -> write: CaptionResult
+
+Frozen dataclasses and pure functions; no Beam, no faster-whisper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from schemas.errors import Failure
+from schemas.events import PIPELINE_VERSION, TrackRef, UploadRequest
+from schemas.manifest import Manifest
+from schemas.transcript import Segment, Transcript
+from transforms.chunks import ChunkAudio
+from transforms.settings import CaptionOptions
+
+
+def job_key(request: UploadRequest) -> str:
+    """The fan-in key: one upload of one video. The same event delivered twice collapses into
+    one job; a new upload (another event, or another source) is a job of its own, also when it
+    re-uses the video id and the file name."""
+    what = "\x1f".join([request.source, request.event_id or ""])
+    digest = hashlib.sha256(what.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{request.video_id}|{digest}"
+
+
+def tasks_for(request: UploadRequest, options: CaptionOptions) -> tuple[str, ...]:
+    """Transcribe always; add Whisper's translate task when English is asked for and the
+    speech is not already English."""
+    wanted = request.translate_to or options.translate_to
+    language = request.language or options.default_language
+    if "en" in wanted and language != "en":
+        return ("transcribe", "translate")
+    return ("transcribe",)
+
+
+def vocabulary_for(
+    request: UploadRequest, options: CaptionOptions
+) -> tuple[str | None, str | None]:
+    """(hotwords, initial prompt) of an upload: its own when it brings any, else the defaults."""
+    if request.hotwords is not None or request.initial_prompt is not None:
+        return request.hotwords, request.initial_prompt
+    return options.hotwords, options.initial_prompt
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One speech chunk of one video, to be decoded with one task."""
+
+    job: str  # the fan-in key of its video (`job_key`)
+    index: int
+    task: str  # "transcribe" or "translate"
+    language: str | None  # None: detect
+    audio: ChunkAudio
+    hotwords: str | None = None  # the upload's vocabulary (see transforms.whisper)
+    initial_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class ChunkTranscript:
+    """What the model heard in one chunk, with times already absolute in the video."""
+
+    job: str
+    index: int
+    task: str
+    language: str
+    language_probability: float
+    segments: tuple[Segment, ...]
+    speech_s: float
+    avg_logprob: float
+    no_speech_prob: float
+
+
+@dataclass(frozen=True)
+class ChunkFailed:
+    """A chunk the model could not transcribe (its video then fails with code `internal`)."""
+
+    index: int
+    task: str
+    message: str
+
+
+@dataclass(frozen=True)
+class VideoAudio:
+    """What decoding learned about one video: how many chunk results to wait for."""
+
+    request: UploadRequest
+    duration_s: float
+    chunks: int
+    tasks: tuple[str, ...]
+    failure: Failure | None = None
+    started: float = 0.0
+
+
+@dataclass(frozen=True)
+class VideoTranscripts:
+    """Every transcript of one video: one per task, transcription first."""
+
+    request: UploadRequest
+    duration_s: float
+    transcripts: tuple[Transcript, ...]
+    started: float = 0.0
+
+
+@dataclass(frozen=True)
+class VideoFailed:
+    request: UploadRequest
+    failure: Failure
+    started: float = 0.0
+
+
+@dataclass(frozen=True)
+class CaptionResult:
+    """One video's outcome, as written to its manifest."""
+
+    video_id: str
+    source: str
+    status: str  # "ready" | "failed"
+    manifest_uri: str
+    language: str | None = None
+    duration_s: float = 0.0
+    cues: int = 0
+    tracks: tuple[TrackRef, ...] = ()
+    failure: Failure | None = None
+    processing_s: float = 0.0
+    request: UploadRequest | None = None
+    model: str = ""
+    reused: bool = False  # answered from an existing manifest
+
+
+def is_reusable(manifest: Manifest, request: UploadRequest, options: CaptionOptions) -> bool:
+    """Whether an existing manifest answers `request`: ready, for the same source, pipeline
+    version, model and vocabulary."""
+    return (
+        manifest.status == "ready"
+        and manifest.source == request.source
+        and manifest.pipeline_version == PIPELINE_VERSION
+        and manifest.model == options.whisper.model_label
+        and (manifest.vocabulary or (None, None)) == vocabulary_for(request, options)
+    )
+
+
+def result_from_manifest(manifest: Manifest, uri: str, request: UploadRequest) -> CaptionResult:
+    """The result of an upload answered from an existing manifest (`reused`)."""
+    return CaptionResult(
+        video_id=manifest.video_id,
+        source=manifest.source or request.source,
+        status=manifest.status,
+        manifest_uri=uri,
+        language=manifest.language,
+        duration_s=manifest.duration_s or 0.0,
+        cues=manifest.cues or 0,
+        tracks=tuple(manifest.tracks),
+        request=request,
+        model=manifest.model,
+        reused=True,
+    )
