@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.stream_latency --uploads 10
 
-Starts a Tansu broker and a moto S3 server on loopback (as the tests do) and the real
+Starts an Apache Kafka broker and a moto S3 server on loopback (as the tests do) and the real
 `autocaption stream` service. Two measures:
 
 - latency: 30-second talks, uploaded to S3 and announced once per `--interval` seconds, real

@@ -16,6 +16,7 @@ from typing import Any
 
 from apache_beam.metrics.metric import MetricsFilter
 
+from connectors.kafka.admin import wait_for_topics
 from connectors.kafka.planner import BatchPlanner
 from connectors.prometheus import ServiceMetrics
 from pipelines.caption_stream import StreamSettings, build_batch
@@ -73,6 +74,8 @@ def run_micro_batches(
     `max_batches` / `idle_exit_s` end the loop early (tests, draining); by default it runs
     until a signal asks it to stop."""
     shutdown = shutdown or Shutdown()
+    if not wait_for_topics(settings.kafka, settings.topics.all, stop=lambda: shutdown.requested):
+        return 0  # asked to stop while waiting
     planner = BatchPlanner(settings.kafka, topics=[settings.topics.uploaded])
     batches = 0
     idle_since = time.monotonic()

@@ -10,9 +10,12 @@ ruff format --check .
 echo "== mypy" >&2
 mypy schemas connectors transforms pipelines gateway
 # Tests use a few Debian programs: Chromium for the browser tests, docker-compose (config
-# validation only, no engine), nginx (`nginx -t` of the cache config) and espeak-ng (it speaks
-# the long-form talk of known words). Install what is missing; no test is skipped.
+# validation only, no engine), nginx (`nginx -t` of the cache config), espeak-ng (it speaks
+# the long-form talk of known words), and Java with Maven for the Apache Kafka broker (its jars
+# come from Maven Central). Install what is missing; no test is skipped.
 missing=()
+command -v java >/dev/null || missing+=(default-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
 [ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v docker-compose >/dev/null || missing+=(docker-compose)

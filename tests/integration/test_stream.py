@@ -1,4 +1,4 @@
-"""`autocaption stream` against a real broker (Tansu) and a real S3 server (moto_server).
+"""`autocaption stream` against a real broker (Apache Kafka) and a real S3 server (moto_server).
 
 The service runs as a subprocess, exactly as an operator starts it; the tests talk to it only
 through Kafka topics, S3 objects and its /metrics endpoint.
