@@ -168,7 +168,7 @@ def compare(
             text = text.replace(" ".join(map(str, media)), "$CLIPS")
         for path, name in names.items():
             text = text.replace(path, f'"{name}"')
-        section.commands.append(text.replace('""', '"'))
+        section.commands.append(text)
     section.details += [
         f"**{case}** ({len(media)} file(s), {audio_s / 60:.1f} min of audio, "
         f"{ours.words} words in the script), {rounds} alternating round(s), wall time of the "

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import apache_beam as beam
 
-from connectors.storage.layout import SCHEMES
+from connectors.storage.layout import SCHEMES, url_scheme
 from schemas.errors import ErrorCode, Failure
 from schemas.events import UploadRequest
 from schemas.ids import video_id_from_filename
@@ -44,8 +44,7 @@ def refused_input(given: str) -> Failure | None:
     """Why an input cannot be captioned as given (a URL of a scheme we never fetch), else None.
 
     The failure carries a safe video id from the input's file name and code `invalid_event`."""
-    scheme = urlsplit(given).scheme.lower() if "://" in given else "file"
-    if scheme in SCHEMES:
+    if (url_scheme(given) if "://" in given else None) in (None, *SCHEMES):
         return None
     return Failure(
         video_id_from_filename(_file_name(given) or "video"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -189,11 +190,11 @@ def parse_upload_event(raw: bytes | str) -> UploadRequest:
 # --- captions.ready / captions.failed ---------------------------------------------------------
 
 
-class _Event:
+class _Event(ABC):
     """What every event of ours shares: it travels as one line of JSON."""
 
-    def to_event(self) -> dict[str, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def to_event(self) -> dict[str, Any]: ...
 
     def to_json(self) -> str:
         return compact_json(self.to_event())

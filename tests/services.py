@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.fixtures.real_whisper import cache_root
+
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_POM = REPO / "deploy" / "kafka" / "pom.xml"
 KAFKA_VERSION = "4.4.0"  # as in deploy/kafka/pom.xml and docker-compose.yml
@@ -60,8 +62,7 @@ def _stop(process: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
 
 def kafka_jars() -> Path:
     """The folder of the broker's jars, copied from Maven Central on first use."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = Path(base) / "autocaption" / "jvm" / f"kafka-{KAFKA_VERSION}"
+    folder = cache_root().parent / "jvm" / f"kafka-{KAFKA_VERSION}"
     if (folder / ".complete").exists():
         return folder
     mvn = shutil.which("mvn")

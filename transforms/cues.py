@@ -40,12 +40,11 @@ from transforms.line_breaks import (
     BREAK_AT_CLAUSE,
     NEVER,
     PHRASE_SEGMENTERS,
-    SENTENCE_END,
     break_penalties,
     text_width,
 )
 
-__all__ = ["SENTENCE_END", "CaptionRules", "Cue", "layout_cues"]
+__all__ = ["CaptionRules", "Cue", "layout_cues"]
 
 
 @dataclass(frozen=True)

@@ -113,10 +113,9 @@ def break_penalties(words: Sequence[Word], phrases: str | None = None) -> list[f
 
 def spaced_penalty(before: str, after: str | None) -> float:
     """How badly a break between the spaced words `before` and `after` reads."""
-    if after is None or SENTENCE_END.search(before):
-        return BREAK_AT_SENTENCE_END
-    if CLAUSE_END.search(before):
-        return BREAK_AT_CLAUSE
+    by_punctuation = _punctuation_penalty(before)
+    if after is None or by_punctuation < BREAK_ANYWHERE_ELSE:
+        return BREAK_AT_SENTENCE_END if after is None else by_punctuation
     if _bare(before) in LINKING_WORDS:
         return BREAK_AFTER_LINKING_WORD
     if _bare(after) in LINKING_WORDS:

@@ -34,13 +34,7 @@ FAILED = "failed"  # the tagged output of chunks whose inference raised
 
 class TranscribeChunks(beam.DoFn):
     """`Chunk`s in, `(job, ChunkTranscript)` out; `(job, ChunkFailed)` on the FAILED output.
-
-    Chunks of any videos are grouped into batches (`batch_size`), each decoded by one of the
-    model's workers; a chunk goes alone when every worker is idle, so a lone upload never waits
-    for a batch to fill. Batches run in the background while this stage keeps taking chunks,
-    so audio decoding and speech detection overlap inference; at most one batch waits behind
-    the running ones, which bounds memory. Everything is flushed at the end of each bundle.
-    """
+    Every batch is flushed at the end of its bundle."""
 
     def __init__(self, settings: WhisperSettings) -> None:
         self.settings = settings

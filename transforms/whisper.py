@@ -39,8 +39,8 @@ from faster_whisper.vad import get_vad_model
 
 from schemas.transcript import Segment, Word, join_words
 from transforms.chunks import WINDOW, ChunkAudio
-from transforms.cues import SENTENCE_END
 from transforms.domain import Chunk, ChunkTranscript
+from transforms.line_breaks import SENTENCE_END
 from transforms.settings import WhisperSettings
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Literal
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -72,7 +72,7 @@ def write_video(
     if isinstance(element, VideoFailed):
         manifest = Manifest.failed(element.failure, source=request.source, model=model)
         uri = _put(store, manifest_key(request.video_id, root), manifest.to_json())
-        return _result(element, manifest, uri, failure=element.failure)
+        return _result(element, manifest, uri)
     tracks: list[TrackRef] = []
     bodies: list[tuple[str, str]] = []  # key, text
     cue_count = 0
@@ -106,12 +106,10 @@ def write_video(
         vocabulary=vocabulary_for(request, options),
     )
     uri = _put(store, manifest_key(request.video_id, root), manifest.to_json())
-    return _result(element, manifest, uri, duration_s=element.duration_s)
+    return _result(element, manifest, uri)
 
 
-def _result(
-    element: VideoTranscripts | VideoFailed, manifest: Manifest, uri: str, **outcome: Any
-) -> CaptionResult:
+def _result(element: VideoTranscripts | VideoFailed, manifest: Manifest, uri: str) -> CaptionResult:
     """The result of a written video, as its manifest tells it."""
     return CaptionResult(
         video_id=manifest.video_id,
@@ -124,7 +122,8 @@ def _result(
         processing_s=time.time() - element.started if element.started else 0.0,
         request=element.request,
         model=manifest.model,
-        **outcome,
+        duration_s=manifest.duration_s or 0.0,
+        failure=element.failure if isinstance(element, VideoFailed) else None,
     )
 
 
