@@ -72,6 +72,11 @@ class TrackRef:
     format: Literal["vtt", "srt", "json"]
     uri: str
     key: str | None = None  # the storage key under the store URL, when known
+    # A caption track's current revision: its number, whether a model made it (not a
+    # person), and when (None in older manifests and for transcript.json).
+    revision: int | None = None
+    generated: bool | None = None
+    updated_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -80,13 +85,23 @@ class TrackRef:
             "format": self.format,
             "uri": self.uri,
         }
-        if self.key is not None:
-            out["key"] = self.key
+        for name in ("key", "revision", "generated", "updated_at"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
         return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TrackRef:
-        return cls(d["language"], d["kind"], d["format"], d["uri"], d.get("key"))
+        return cls(
+            d["language"],
+            d["kind"],
+            d["format"],
+            d["uri"],
+            d.get("key"),
+            d.get("revision"),
+            d.get("generated"),
+            d.get("updated_at"),
+        )
 
 
 @dataclass(frozen=True)
@@ -132,6 +147,7 @@ class UploadRequest:
     occurred_at: str | None = None
     hotwords: str | None = None
     initial_prompt: str | None = None
+    regenerate: bool = False  # captions asked for again (the captions API's generate)
 
     def __post_init__(self) -> None:
         if self.language == "auto":
@@ -160,6 +176,8 @@ class UploadRequest:
             event["hotwords"] = self.hotwords
         if self.initial_prompt is not None:
             event["initial_prompt"] = self.initial_prompt
+        if self.regenerate:
+            event["regenerate"] = True
         if self.occurred_at is not None:
             event["occurred_at"] = self.occurred_at
         return event
@@ -184,13 +202,14 @@ def parse_upload_event(raw: bytes | str) -> UploadRequest:
         occurred_at=document.get("occurred_at"),
         hotwords=document.get("hotwords"),
         initial_prompt=document.get("initial_prompt"),
+        regenerate=bool(document.get("regenerate", False)),
     )
 
 
 # --- captions.ready / captions.failed ---------------------------------------------------------
 
 
-class _Event(ABC):
+class Event(ABC):
     """What every event of ours shares: it travels as one line of JSON."""
 
     @abstractmethod
@@ -201,7 +220,7 @@ class _Event(ABC):
 
 
 @dataclass(frozen=True)
-class CaptionsReady(_Event):
+class CaptionsReady(Event):
     """The `captions.ready` event: the tracks of one upload are in storage."""
 
     event_id: str
@@ -285,7 +304,7 @@ class CaptionsReady(_Event):
 
 
 @dataclass(frozen=True)
-class CaptionsFailed(_Event):
+class CaptionsFailed(Event):
     """The `captions.failed` event: one upload could not be captioned, and why."""
 
     event_id: str

@@ -22,6 +22,8 @@ _VIDEO_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _VIDEO_ID_RULE: Final = (
     "1-128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit, never '..'"
 )
+# As the schemas' `language_code`: what Whisper names languages (en, de, yue), and ISO 639.
+_LANGUAGE_CODE_RE: Final = re.compile(r"[a-z]{2,3}")
 _EVENT_ID_NAMESPACE: Final = uuid.UUID("5b0f7d3e-2c1a-4c43-9a49-6f1d0b7c2a11")
 
 
@@ -38,6 +40,11 @@ def is_safe_video_id(video_id: object) -> bool:
         and _VIDEO_ID_RE.fullmatch(video_id) is not None
         and ".." not in video_id
     )
+
+
+def is_language_code(code: object) -> bool:
+    """True if `code` is a language code tracks may be named by: 2-3 lowercase ASCII letters."""
+    return isinstance(code, str) and _LANGUAGE_CODE_RE.fullmatch(code) is not None
 
 
 def validate_video_id(video_id: str) -> str:

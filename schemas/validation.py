@@ -2,9 +2,9 @@
 
 Every event and manifest is checked against its schema file shipped beside this module
 (`video_uploaded.v1.json`, `captions_ready.v1.json`, `captions_failed.v1.json`,
-`manifest.v1.json`), loaded once. Incoming data that breaks a schema is a
-`CaptionError(INVALID_EVENT)` naming the field; an outgoing document that breaks one is a bug
-and raises `ValueError`.
+`captions_updated.v1.json`, `manifest.v1.json`), loaded once. Incoming data that breaks a
+schema is a `CaptionError(INVALID_EVENT)` naming the field; an outgoing document that breaks
+one is a bug and raises `ValueError`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from schemas.errors import CaptionError, ErrorCode
 VIDEO_UPLOADED: Final = "video_uploaded.v1"
 CAPTIONS_READY: Final = "captions_ready.v1"
 CAPTIONS_FAILED: Final = "captions_failed.v1"
+CAPTIONS_UPDATED: Final = "captions_updated.v1"
 MANIFEST: Final = "manifest.v1"
-SCHEMA_NAMES: Final = (VIDEO_UPLOADED, CAPTIONS_READY, CAPTIONS_FAILED, MANIFEST)
+SCHEMA_NAMES: Final = (VIDEO_UPLOADED, CAPTIONS_READY, CAPTIONS_FAILED, CAPTIONS_UPDATED, MANIFEST)
 
 MAX_EVENT_BYTES: Final = 64 * 1024  # an upload event is a few hundred bytes; refuse floods early
 

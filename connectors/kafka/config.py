@@ -1,7 +1,7 @@
 """Kafka settings: what every Kafka client of ours shares. No Beam here.
 
 `KafkaConfig` is where the brokers are and how to talk to them (plain strings, so it pickles to
-Beam workers); `Topics` names the service's three topics.
+Beam workers); `Topics` names the service's topics.
 """
 
 from __future__ import annotations
@@ -72,12 +72,15 @@ class KafkaConfig:
 
 @dataclass(frozen=True)
 class Topics:
-    """The service's three topics (DESIGN.md, "Contracts"); names are configurable."""
+    """The service's topics (DESIGN.md, "Contracts"); names are configurable. `updated` carries
+    `captions.updated` events: tracks changed through the captions API, or made again on its
+    request."""
 
     uploaded: str = "video.uploaded"
     ready: str = "captions.ready"
     failed: str = "captions.failed"
+    updated: str = "captions.updated"
 
     @property
     def all(self) -> list[str]:
-        return [self.uploaded, self.ready, self.failed]
+        return [self.uploaded, self.ready, self.failed, self.updated]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import uuid
@@ -12,14 +14,27 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from connectors.storage.layout import PARTIAL_RE, validate_key, validate_prefix
-from connectors.storage.store import BoundedReader, ObjectInfo, check_range
+from connectors.storage.store import (
+    BoundedReader,
+    ObjectInfo,
+    PreconditionFailed,
+    check_condition,
+    check_range,
+)
+
+# Objects up to this size get the MD5 of their content as ETag, as S3 gives single-part
+# uploads: exact, where size and modification time are not (two saves of a caption track within
+# the file system's clock tick look alike). Bigger ones (videos) are not read to answer a stat.
+HASHED_ETAG_MAX_BYTES = 4 * 2**20
 
 
 class FileStore:
     """An `ObjectStore` in a local directory; directories are created as needed.
 
-    Writes go to a hidden sibling and are renamed into place. `content_type` is ignored: a file
-    has none. Paths must stay under the root after resolving symlinks.
+    Writes go to a hidden sibling and are renamed into place; a conditional write holds an
+    exclusive lock on the object's folder (`flock`, so writers in other processes on this
+    machine wait too) from its check to its rename. `content_type` is ignored: a file has none.
+    Paths must stay under the root after resolving symlinks.
     """
 
     def __init__(self, root: str | Path) -> None:
@@ -63,6 +78,37 @@ class FileStore:
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> str:
         return self._write(key, lambda out: out.write(data))
 
+    def put_if(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str | None = None,
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
+        check_condition(if_match, if_none_match)
+        with self._staged(key, lambda out: out.write(data)) as (partial, path):
+            folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(folder, fcntl.LOCK_EX)  # released when the descriptor closes
+                current = self._etag_or_none(path)
+                if if_none_match and current is not None:
+                    raise PreconditionFailed(f"{key!r} exists")
+                if if_match is not None and current != if_match:
+                    raise PreconditionFailed(f"{key!r} is not at ETag {if_match!r}")
+                os.replace(partial, path)
+                os.fsync(folder)
+                return self.stat(key).etag
+            finally:
+                os.close(folder)
+
+    def _etag_or_none(self, path: Path) -> str | None:
+        try:
+            return _etag(path, path.stat())
+        except FileNotFoundError:
+            return None
+
     def put_file(self, key: str, local_path: str | Path, content_type: str | None = None) -> str:
         with open(local_path, "rb") as source:
             return self._write(key, lambda out: shutil.copyfileobj(source, out, 1024 * 1024))
@@ -70,6 +116,15 @@ class FileStore:
     def get_bytes(self, key: str) -> bytes:
         with self.open_read(key) as stream:
             return stream.read()
+
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        with self.open_read(key) as stream:
+            st = os.fstat(stream.fileno())
+            data = stream.read()
+        # The file read is the file stated (a rename puts a new one in its place, never edits it).
+        if st.st_size <= HASHED_ETAG_MAX_BYTES:
+            return data, hashlib.md5(data, usedforsecurity=False).hexdigest()
+        return data, _big_etag(st)
 
     def open_read(self, key: str) -> BinaryIO:
         path = self._path(key)
@@ -82,12 +137,7 @@ class FileStore:
         if not path.is_file():
             raise FileNotFoundError(f"no object {key!r} in {self.url}")
         st = path.stat()
-        # Writes are atomic renames, so size and mtime change with every new version.
-        return ObjectInfo(
-            st.st_size,
-            f"{st.st_size:x}-{st.st_mtime_ns:x}",
-            datetime.fromtimestamp(st.st_mtime, UTC),
-        )
+        return ObjectInfo(st.st_size, _etag(path, st), datetime.fromtimestamp(st.st_mtime, UTC))
 
     def open_range(self, key: str, start: int, end: int) -> BinaryIO:
         check_range(start, end)
@@ -133,3 +183,16 @@ class FileStore:
             except OSError:
                 break
             parent = parent.parent
+
+
+def _etag(path: Path, st: os.stat_result) -> str:
+    """The MD5 of a small object's content; size, modification time and inode of a big one
+    (writes are renames of new files, so all three change with a new version)."""
+    if st.st_size <= HASHED_ETAG_MAX_BYTES:
+        with open(path, "rb") as stream:
+            return hashlib.md5(stream.read(), usedforsecurity=False).hexdigest()
+    return _big_etag(st)
+
+
+def _big_etag(st: os.stat_result) -> str:
+    return f"{st.st_size:x}-{st.st_mtime_ns:x}-{st.st_ino:x}"

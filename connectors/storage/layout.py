@@ -6,6 +6,8 @@ Layout under a store (DESIGN.md, "Contracts"):
     captions/<video_id>/<lang>.vtt|.srt   tracks
     captions/<video_id>/transcript.json
     captions/<video_id>/manifest.json     written last: its presence means the rest is complete
+    captions/<video_id>/revisions/<lang>/<n>.vtt   every revision of a track, kept
+    captions/<video_id>/pending/<lang>.json        a track being made again on request
 
 Keys are checked in one place (`validate_key`); a bad key, bucket or URL is a programming or
 configuration error and raises `ValueError`. `SCHEMES` are the only URL schemes that stores and
@@ -17,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from schemas.ids import validate_video_id
+from schemas.ids import is_language_code, validate_video_id
 
 MAX_KEY_LENGTH: Final = 1024  # S3's limit, in UTF-8 bytes
 
@@ -98,6 +100,34 @@ def caption_key(video_id: str, name: str, root: str = CAPTIONS_ROOT) -> str:
 def manifest_key(video_id: str, root: str = CAPTIONS_ROOT) -> str:
     """`captions/<video_id>/manifest.json`."""
     return caption_key(video_id, "manifest.json", root)
+
+
+def track_key(video_id: str, language: str, fmt: str) -> str:
+    """`captions/<video_id>/<language>.<fmt>`: a track as the origin serves it."""
+    return caption_key(video_id, f"{_language(language)}.{single_segment(fmt, 'format')}")
+
+
+def revisions_prefix(video_id: str, language: str) -> str:
+    """`captions/<video_id>/revisions/<language>/`: every revision of one track."""
+    return f"{captions_prefix(video_id)}revisions/{_language(language)}/"
+
+
+def revision_key(video_id: str, language: str, revision: int) -> str:
+    """`captions/<video_id>/revisions/<language>/<revision>.vtt`."""
+    if not isinstance(revision, int) or revision < 1:
+        raise ValueError(f"a revision is a number from 1, not {revision!r}")
+    return f"{revisions_prefix(video_id, language)}{revision}.vtt"
+
+
+def pending_key(video_id: str, language: str) -> str:
+    """`captions/<video_id>/pending/<language>.json`: a track asked to be made again."""
+    return f"{captions_prefix(video_id)}pending/{_language(language)}.json"
+
+
+def _language(code: str) -> str:
+    if not is_language_code(code):
+        raise ValueError(f"not a language code (2-3 lowercase letters): {code!r}")
+    return code
 
 
 def is_valid_key(key: str) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, cast
 
 from connectors.storage.layout import is_valid_key, validate_bucket, validate_key, validate_prefix
-from connectors.storage.store import ObjectInfo, check_range
+from connectors.storage.store import ObjectInfo, PreconditionFailed, check_condition, check_range
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
@@ -99,6 +99,40 @@ class S3Store:
             self.client.put_object(Bucket=self.bucket, Key=name, Body=data, **extra)
         return f"s3://{self.bucket}/{name}"
 
+    def put_if(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str | None = None,
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
+        """S3's conditional writes (`If-Match`, `If-None-Match: *` on PutObject), which AWS S3,
+        R2 and MinIO decide atomically on the server."""
+        from botocore.exceptions import ClientError
+
+        check_condition(if_match, if_none_match)
+        extra: dict[str, str] = {"ContentType": content_type} if content_type else {}
+        if if_match is not None:
+            extra["IfMatch"] = f'"{if_match}"'
+        else:
+            extra["IfNoneMatch"] = "*"
+        try:
+            with self._errors(key):
+                response = self.client.put_object(
+                    Bucket=self.bucket, Key=self._key(key), Body=data, **extra
+                )
+        except FileNotFoundError as exc:  # If-Match on an object that is gone
+            raise PreconditionFailed(f"{key!r} is gone") from exc
+        except ClientError as exc:
+            code, status = _error_code(exc)
+            # 412: the condition failed; 409: another conditional write to the key was in flight
+            if status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise PreconditionFailed(f"{key!r}: {code or status}") from exc
+            raise
+        return str(response.get("ETag", "")).strip('"')
+
     def put_file(self, key: str, local_path: str | Path, content_type: str | None = None) -> str:
         extra = {"ContentType": content_type} if content_type else None
         name = self._key(key)
@@ -116,6 +150,13 @@ class S3Store:
 
     def open_read(self, key: str) -> BinaryIO:
         return self._open(key)[0]
+
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        name = self._key(key)
+        with self._errors(key):
+            response = self.client.get_object(Bucket=self.bucket, Key=name)
+        with response["Body"] as body:
+            return body.read(), str(response.get("ETag", "")).strip('"')
 
     def get_bytes(self, key: str) -> bytes:
         with self.open_read(key) as body:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -42,14 +42,16 @@ def _source_scheme(source: str) -> str:
     return scheme
 
 
-def resolve_source(source: str, *, file_root: Path | None = None) -> Path:
+def resolve_source(
+    source: str, *, file_root: str | Path | Sequence[str | Path] | None = None
+) -> Path:
     """The local file behind `source` (a path or a file:///abs URI), for ffmpeg to read.
 
     Relative paths are taken from the working directory; symlinks are resolved. With
-    `file_root`, the file must lie under it. Raises `CaptionError`: INVALID_EVENT for an
-    unsupported scheme (s3:// included: stage it with `local_source`), a malformed file URI or
-    a path outside `file_root`; SOURCE_NOT_FOUND for a path that is not an existing regular
-    file. A local name containing ":" needs "./" first.
+    `file_root` (a folder, or several), the file must lie under it (one of them). Raises
+    `CaptionError`: INVALID_EVENT for an unsupported scheme (s3:// included: stage it with
+    `local_source`), a malformed file URI or a path outside `file_root`; SOURCE_NOT_FOUND for
+    a path that is not an existing regular file. A local name containing ":" needs "./" first.
     """
     if _source_scheme(source) == "s3":
         raise CaptionError(
@@ -71,10 +73,10 @@ def resolve_source(source: str, *, file_root: Path | None = None) -> Path:
         path = Path(source)
     resolved = path.resolve()
     if file_root is not None:
-        root = Path(file_root).resolve()
-        if resolved != root and root not in resolved.parents:
+        roots = [file_root] if isinstance(file_root, str | Path) else list(file_root)
+        if not any(_is_under(resolved, Path(root).resolve()) for root in roots):
             raise CaptionError(
-                ErrorCode.INVALID_EVENT, f"source {source[:200]!r} is outside the allowed folder"
+                ErrorCode.INVALID_EVENT, f"source {source[:200]!r} is outside the allowed folders"
             )
     if not resolved.exists():
         raise CaptionError(ErrorCode.SOURCE_NOT_FOUND, f"no such file: {source[:200]!r}")
@@ -87,7 +89,7 @@ def resolve_source(source: str, *, file_root: Path | None = None) -> Path:
 def local_source(
     source: str,
     *,
-    file_root: Path | None = None,
+    file_root: str | Path | Sequence[str | Path] | None = None,
     max_bytes: int | None = None,
     tmp_dir: str | None = None,
 ) -> Iterator[Path]:
@@ -120,6 +122,10 @@ def local_source(
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+def _is_under(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
 
 
 def _s3_source(source: str) -> tuple[S3Store, str]:

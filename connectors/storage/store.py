@@ -1,6 +1,7 @@
 """The one object-store interface (`ObjectStore`) and what its implementations share.
 
-A missing object raises `FileNotFoundError`; writes replace whole objects atomically.
+A missing object raises `FileNotFoundError`; writes replace whole objects atomically. A
+conditional write (`put_if`) that finds the object not as expected raises `PreconditionFailed`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ class ObjectInfo:
     modified: datetime  # UTC
 
 
+class PreconditionFailed(Exception):
+    """A conditional write found the object changed, present when it should be absent, or
+    absent when it should be present; nothing was written."""
+
+
 @runtime_checkable
 class ObjectStore(Protocol):
     """A flat namespace of byte objects under `url`; writes replace whole objects atomically."""
@@ -35,8 +41,28 @@ class ObjectStore(Protocol):
         """Stream the local file into `key` like `put_bytes`; returns its URI."""
         ...
 
+    def put_if(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str | None = None,
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
+        """Store `data` at `key` only if the object's ETag is still `if_match`, or, with
+        `if_none_match`, only if there is no object yet; atomically, so of two writers racing
+        on the same condition exactly one succeeds. Returns the new ETag; raises
+        `PreconditionFailed` when the condition does not hold. Give exactly one condition."""
+        ...
+
     def get_bytes(self, key: str) -> bytes:
         """The whole object; `FileNotFoundError` if absent."""
+        ...
+
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        """The whole object and the ETag of exactly that content, for a later `put_if`;
+        `FileNotFoundError` if absent."""
         ...
 
     def open_read(self, key: str) -> BinaryIO:
@@ -65,6 +91,11 @@ class ObjectStore(Protocol):
     def uri(self, key: str) -> str:
         """The object's URI (file:///..., s3://...)."""
         ...
+
+
+def check_condition(if_match: str | None, if_none_match: bool) -> None:
+    if (if_match is None) == (not if_none_match):
+        raise ValueError("a conditional write needs exactly one of if_match and if_none_match")
 
 
 def check_range(start: int, end: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from connectors.storage import open_store
 from connectors.storage.file_store import FileStore
 from connectors.storage.s3_store import S3Store
 from connectors.storage.sources import local_source
-from connectors.storage.store import ObjectStore
+from connectors.storage.store import ObjectStore, PreconditionFailed
 from schemas import CaptionError, ErrorCode
 
 # --- one contract, every backend ----------------------------------------------------------------
@@ -118,6 +119,50 @@ def test_unsafe_keys_are_refused_before_any_request(store, key):
 def test_unsafe_list_prefixes_are_refused(store, prefix):
     with pytest.raises(ValueError):
         list(store.list(prefix))
+
+
+def test_conditional_writes_check_the_etag_atomically(store):
+    with pytest.raises(ValueError):
+        store.put_if("a/c.vtt", b"x")  # a condition is required
+    first = store.put_if("a/c.vtt", b"one", "text/vtt", if_none_match=True)
+    assert first == store.stat("a/c.vtt").etag == store.get_versioned("a/c.vtt")[1]
+    with pytest.raises(PreconditionFailed):
+        store.put_if("a/c.vtt", b"two", if_none_match=True)
+    second = store.put_if("a/c.vtt", b"two", if_match=first)
+    assert second != first and store.get_bytes("a/c.vtt") == b"two"
+    with pytest.raises(PreconditionFailed):
+        store.put_if("a/c.vtt", b"three", if_match=first)
+    with pytest.raises(PreconditionFailed):
+        store.put_if("a/none.vtt", b"x", if_match=first)
+    assert store.get_bytes("a/c.vtt") == b"two" and not store.exists("a/none.vtt")
+
+
+def test_of_conditional_writes_racing_on_one_etag_exactly_one_lands(store):
+    etag = store.put_if("a/race.vtt", b"base", if_none_match=True)
+    won: list[int] = []
+
+    def write(n: int) -> None:
+        try:
+            store.put_if("a/race.vtt", f"write {n}".encode(), if_match=etag)
+            won.append(n)
+        except PreconditionFailed:
+            pass
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 1 and store.get_bytes("a/race.vtt") == f"write {won[0]}".encode()
+
+
+def test_same_size_rewrites_get_new_etags(store):
+    # Two versions of one size written within a clock tick still differ (content ETags).
+    first = store.put_if("a/same.vtt", b"aaaa", if_none_match=True)
+    second = store.put_if("a/same.vtt", b"bbbb", if_match=first)
+    assert first != second
+    with pytest.raises(PreconditionFailed):
+        store.put_if("a/same.vtt", b"cccc", if_match=first)
 
 
 # --- S3Store specifics --------------------------------------------------------------------------
