@@ -1,10 +1,13 @@
 """The HTTP gateway (steps 1, 5 and 6 of the reference architecture): uploads in, events out,
-status, origin for the video and its captions, and the player page.
+status, origin for the video and its captions, the captions API, and the pages.
 
     POST /v1/videos                          `gateway/uploads.py`
-    GET  /v1/videos/{id}, .../source, .../captions/{lang}.vtt|.srt, /watch/{id}
+    GET  /v1/videos/{id}, .../source, .../captions/{lang}.vtt|.srt, .../transcript
                                              `gateway/videos.py`
-    GET  /healthz, /openapi.json
+    GET|PUT|DELETE /v1/videos/{id}/captions[/{lang}[/generate|/revisions]]
+                                             `gateway/captions.py`
+    GET  /, /watch/{id}, /static/...         `gateway/pages.py`
+    GET  /v1/info, /healthz, /openapi.json
 
 This module wires them: settings, the store and the event producer (made at startup, closed at
 shutdown) on `app.state`, error documents, one log line per request.
@@ -27,10 +30,11 @@ from starlette.types import Message as AsgiMessage
 
 from connectors.kafka.write import EventPublisher
 from connectors.storage import open_store
-from gateway import uploads, videos
+from gateway import captions, pages, uploads, videos
 from gateway.context import Gateway, GatewaySettings
-from gateway.responses import HTTP_CODES, ApiError
+from gateway.responses import HTTP_CODES, ApiError, GatewayInfo
 from schemas.errors import ErrorCode
+from schemas.languages import WHISPER_LANGUAGES
 
 log = logging.getLogger("autocaption.gateway")
 
@@ -67,8 +71,28 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         """Liveness: answers without touching storage or the broker."""
         return {"status": "ok"}
 
+    @app.get("/v1/info", response_model=GatewayInfo, tags=["operations"])
+    def info() -> JSONResponse:
+        """What a client needs before it uploads: whether writes need an API key, the size
+        limits, and the languages Whisper speaks (code, English name, native name)."""
+        return JSONResponse(
+            {
+                "api_key_required": bool(settings.api_keys),
+                "max_upload_bytes": settings.max_upload_bytes,
+                "max_caption_bytes": captions.MAX_CAPTION_BYTES,
+                "languages": [
+                    {"code": lang.code, "name": lang.name, "native_name": lang.native_name}
+                    for lang in WHISPER_LANGUAGES
+                ],
+                "translate_to": ["en"],
+            },
+            headers={"Cache-Control": "no-cache"},
+        )
+
     app.include_router(uploads.router)
-    app.include_router(videos.router)
+    app.include_router(videos.router)  # before captions: ".../captions/en.vtt" is the origin's
+    app.include_router(captions.router)
+    app.include_router(pages.router)
     return app
 
 

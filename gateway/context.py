@@ -1,7 +1,9 @@
-"""What every route of the gateway reaches: its settings, the store and the event producer."""
+"""What every route of the gateway reaches: its settings, the store, the event producer, and
+the API key check of every write."""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Final
 
@@ -10,8 +12,10 @@ from fastapi import Request
 from connectors.kafka.config import KafkaConfig
 from connectors.kafka.write import EventPublisher
 from connectors.storage.store import ObjectStore
+from gateway.responses import UNAUTHORIZED, ApiError
 
 DEFAULT_MAX_UPLOAD_BYTES: Final = 2 * 2**30
+DEFAULT_CAPTION_MAX_AGE_S: Final = 60
 
 
 @dataclass(frozen=True)
@@ -21,10 +25,14 @@ class GatewaySettings:
     storage: str
     kafka: KafkaConfig
     uploaded_topic: str = "video.uploaded"
+    updated_topic: str = "captions.updated"
     api_keys: tuple[str, ...] = ()
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     public_url: str | None = None  # base of the URLs in answers; default: the request's
     tmp_dir: str | None = None  # where upload bodies are spooled
+    # How long a cache may serve a caption track without asking again: an edit reaches viewers
+    # behind a CDN within this many seconds.
+    caption_max_age_s: int = DEFAULT_CAPTION_MAX_AGE_S
 
 
 @dataclass(frozen=True)
@@ -43,3 +51,25 @@ class Gateway:
 def gateway_of(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
+
+
+def require_api_key(request: Request) -> None:
+    """401 unless the request carries one of the gateway's keys (`Authorization: Bearer <key>`
+    or `X-API-Key`), compared in constant time; every request passes when no key is set."""
+    keys = gateway_of(request).settings.api_keys
+    if not keys:
+        return
+    given = request.headers.get("x-api-key", "")
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        given = credentials.strip()
+    matched = False
+    for key in keys:  # every key is compared, so the time says nothing about which matched
+        matched |= hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8"))
+    if not matched:
+        raise ApiError(
+            401,
+            UNAUTHORIZED,
+            "a valid API key is required (Authorization: Bearer <key>)",
+            {"WWW-Authenticate": "Bearer"},
+        )

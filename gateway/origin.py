@@ -14,9 +14,16 @@ from connectors.storage.store import ObjectInfo, ObjectStore
 
 READ_CHUNK_BYTES: Final = 256 * 1024
 
-# Captions may be remade (a replay, a new model); a CDN keeps them briefly. Uploads never change.
-CAPTION_CACHE: Final = "public, max-age=300, stale-while-revalidate=60"
-SOURCE_CACHE: Final = "public, max-age=86400"
+# Captions change (a person's edit, a track made again): a CDN keeps them only briefly and then
+# asks again with If-None-Match, so an edit reaches viewers within the max-age.
+SOURCE_CACHE: Final = "public, max-age=86400"  # an upload never changes under its key
+IMMUTABLE_CACHE: Final = "public, max-age=31536000, immutable"  # a kept revision never changes
+
+
+def caption_cache(max_age_s: int) -> str:
+    """Cache-Control of a caption track: public, for at most `max_age_s` seconds."""
+    return f"public, max-age={max_age_s}"
+
 
 # Any page may load captions into a <track> (and the video with crossorigin="anonymous").
 CORS_HEADERS: Final = {

@@ -17,12 +17,19 @@ PAYLOAD_TOO_LARGE: Final = "payload_too_large"
 UNSUPPORTED_MEDIA_TYPE: Final = "unsupported_media_type"
 RANGE_NOT_SATISFIABLE: Final = "range_not_satisfiable"
 UNAVAILABLE: Final = "unavailable"
+CONFLICT: Final = "conflict"
+INVALID_CAPTIONS: Final = "invalid_captions"
+PRECONDITION_FAILED: Final = "precondition_failed"
+PRECONDITION_REQUIRED: Final = "precondition_required"
 
 HTTP_CODES: Final = {
     401: UNAUTHORIZED,
     404: NOT_FOUND,
     405: METHOD_NOT_ALLOWED,
+    409: CONFLICT,
+    412: PRECONDITION_FAILED,
     413: PAYLOAD_TOO_LARGE,
+    428: PRECONDITION_REQUIRED,
 }
 
 
@@ -62,6 +69,7 @@ class Track(BaseModel):
 
 class VideoStatus(BaseModel):
     video_id: str
+    name: str | None  # the upload's file name
     status: Literal["processing", "ready", "failed"]
     language: str | None
     duration_s: float | None
@@ -69,6 +77,78 @@ class VideoStatus(BaseModel):
     error: ErrorDetail | None
     source_url: str | None
     watch_url: str
+
+
+class CaptionUrls(BaseModel):
+    vtt: str
+    srt: str
+
+
+class CaptionEntry(BaseModel):
+    language: str
+    label: str  # the language's name in itself: "Deutsch", "日本語"
+    kind: Literal["captions", "subtitles"]
+    generated: bool  # made by a model (true) or a person (false)
+    status: Literal["ready", "generating", "failed"]
+    revision: int | None
+    etag: str | None  # for If-Match
+    updated_at: str | None
+    url: str  # this track in the captions API
+    urls: CaptionUrls | None  # the files the origin serves (none while first being made)
+    error: ErrorDetail | None  # why making it again failed
+
+
+class CaptionList(BaseModel):
+    captions: list[CaptionEntry]
+
+
+class Cue(BaseModel):
+    start: float
+    end: float
+    text: str
+
+
+class CaptionRulesDoc(BaseModel):
+    max_chars_per_line: int
+    max_lines: int
+    min_duration_s: float
+    max_duration_s: float
+    min_gap_s: float
+    max_chars_per_second: float
+    half_width_weight: float
+
+
+class CaptionTrack(CaptionEntry):
+    cues: list[Cue] = []
+    rules: CaptionRulesDoc | None = None
+
+
+class GenerateAccepted(BaseModel):
+    video_id: str
+    language: str
+    status: Literal["generating"]
+    captions_url: str
+
+
+class RevisionEntry(BaseModel):
+    revision: int
+    generated: bool
+    kind: Literal["captions", "subtitles"]
+    current: bool
+    updated_at: str
+    url: str
+
+
+class RevisionList(BaseModel):
+    revisions: list[RevisionEntry]
+
+
+class GatewayInfo(BaseModel):
+    api_key_required: bool
+    max_upload_bytes: int
+    max_caption_bytes: int
+    languages: list[dict[str, str]]  # code, name, native_name: what Whisper speaks
+    translate_to: list[str]
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:

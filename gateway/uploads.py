@@ -7,7 +7,6 @@ The key is checked before a byte of the body is read; the body streams into a bo
 
 from __future__ import annotations
 
-import hmac
 import logging
 import uuid
 from email.message import Message
@@ -22,11 +21,10 @@ from connectors.kafka.config import KafkaDeliveryError
 from connectors.storage.layout import content_type_for, manifest_key, upload_key, uploads_prefix
 from connectors.storage.spool import UploadSpool
 from connectors.storage.store import ObjectStore
-from gateway.context import gateway_of
+from gateway.context import gateway_of, require_api_key
 from gateway.media_types import SNIFF_BYTES, safe_file_name, sniff_extension
 from gateway.responses import (
     PAYLOAD_TOO_LARGE,
-    UNAUTHORIZED,
     UNAVAILABLE,
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
@@ -36,6 +34,7 @@ from gateway.responses import (
 from gateway.videos import check_video_id
 from schemas.errors import CaptionError, ErrorCode
 from schemas.events import UploadRequest, utc_timestamp
+from transforms.revisions import retire_tracks
 
 log = logging.getLogger("autocaption.gateway")
 router = APIRouter()
@@ -83,7 +82,7 @@ async def upload_video(
     """Store the body under `videos/<video_id>/<name>` and publish `video.uploaded`."""
     gateway = gateway_of(request)
     settings, store = gateway.settings, gateway.store
-    _check_api_key(request, settings.api_keys)  # before a byte of the body is read
+    require_api_key(request)  # before a byte of the body is read
     limit = settings.max_upload_bytes
     announced = request.headers.get("content-length")
     if announced is not None and (not announced.isdigit() or int(announced) > limit):
@@ -130,26 +129,6 @@ async def upload_video(
         status_code=202,
         headers={"Location": status_url, "Cache-Control": "no-store"},
     )
-
-
-def _check_api_key(request: Request, keys: tuple[str, ...]) -> None:
-    """401 unless the request carries one of `keys` (compared in constant time)."""
-    if not keys:
-        return
-    given = request.headers.get("x-api-key", "")
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer":
-        given = credentials.strip()
-    matched = False
-    for key in keys:  # every key is compared, so the time says nothing about which matched
-        matched |= hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8"))
-    if not matched:
-        raise ApiError(
-            401,
-            UNAUTHORIZED,
-            "a valid API key is required (Authorization: Bearer <key>)",
-            {"WWW-Authenticate": "Bearer"},
-        )
 
 
 def _event(
@@ -204,9 +183,11 @@ def _disposition_name(request: Request) -> str | None:
 
 
 def _forget_older_versions(store: ObjectStore, video_id: str, key: str) -> None:
-    """A new upload under an existing id replaces the old file and its captions' manifest, so
-    the status says `processing` and the stream service captions the new file."""
+    """A new upload under an existing id replaces the old file, its captions' manifest and its
+    tracks (their revisions stay), so the status says `processing` and the stream service
+    captions the new file afresh."""
     for old in store.list(uploads_prefix(video_id)):
         if old != key:
             store.delete(old)
     store.delete(manifest_key(video_id))
+    retire_tracks(store, video_id)

@@ -1,9 +1,10 @@
-"""The read side of the gateway: status, the video and its captions (the origin), the player.
+"""The read side of the gateway: status, and the origin for the video, its caption tracks and
+its transcript.
 
     GET /v1/videos/{id}                      processing | ready (tracks) | failed (error)
     GET /v1/videos/{id}/source               the upload (Range, ETag)
     GET /v1/videos/{id}/captions/{lang}.vtt|.srt
-    GET /watch/{id}                          player page
+    GET /v1/videos/{id}/transcript           transcript.json: words, times and probabilities
 
 Storage calls block, so these are plain functions (FastAPI runs them in a thread pool).
 """
@@ -14,19 +15,18 @@ import re
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from connectors.storage.layout import caption_key, content_type_for, manifest_key, uploads_prefix
 from connectors.storage.store import ObjectStore
 from gateway.context import gateway_of
 from gateway.origin import (
-    CAPTION_CACHE,
     PREFLIGHT_HEADERS,
     SOURCE_CACHE,
     RangeNotSatisfiable,
+    caption_cache,
     object_response,
 )
-from gateway.player import watch_page
 from gateway.responses import RANGE_NOT_SATISFIABLE, ApiError, VideoStatus, error_responses
 from schemas.errors import ErrorCode
 from schemas.ids import is_safe_video_id
@@ -66,18 +66,20 @@ def get_source(video_id: str, request: Request) -> Response:
     """The uploaded file, with single byte ranges, ETag and CORS (for <video>)."""
     check_video_id(video_id)
     store = gateway_of(request).store
-    key = _upload(store, video_id)
+    key = upload_key_of(store, video_id)
     if key is None:
         raise ApiError(404, "not_found", f"no upload for video {video_id!r}")
-    return _serve(store, key, request, content_type_for(key), SOURCE_CACHE)
+    return serve_object(store, key, request, content_type_for(key), SOURCE_CACHE)
 
 
 def get_captions(video_id: str, lang: str, fmt: str, request: Request) -> Response:
     check_video_id(video_id)
     if not _LANGUAGE_RE.fullmatch(lang):
         raise ApiError(400, ErrorCode.INVALID_EVENT, f"{lang[:40]!r} is not a language code")
+    gateway = gateway_of(request)
     key = caption_key(video_id, f"{lang}.{fmt}")
-    return _serve(gateway_of(request).store, key, request, content_type_for(key), CAPTION_CACHE)
+    cache = caption_cache(gateway.settings.caption_max_age_s)
+    return serve_object(gateway.store, key, request, content_type_for(key), cache)
 
 
 caption_doc = {
@@ -111,31 +113,37 @@ for path in (
     router.add_api_route(path, preflight, methods=["OPTIONS"], include_in_schema=False)
 
 
-@router.get("/watch/{video_id}", response_class=HTMLResponse, tags=["player"])
-def watch(video_id: str, request: Request) -> HTMLResponse:
-    """A player page: the video with every caption track and a language menu."""
+@router.get(
+    "/v1/videos/{video_id}/transcript",
+    tags=["origin"],
+    response_class=Response,
+    responses={
+        200: {"content": {"application/json": {}}, "description": "transcript.json"},
+        304: {"description": "not modified"},
+        **error_responses(400, 404),
+    },
+)
+def get_transcript(video_id: str, request: Request) -> Response:
+    """What the model heard, as `transcript.json`: segments and words with their times and
+    probabilities (a reviewer checks the unsure words first)."""
+    check_video_id(video_id)
     gateway = gateway_of(request)
-    base = gateway.base_url(request)
-    status = video_status(gateway.store, video_id, base)
-    page = watch_page(
-        video_id,
-        status,
-        status["source_url"] or "",
-        f"{base}/v1/videos/{video_id}",
-    )
-    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+    key = caption_key(video_id, "transcript.json")
+    cache = caption_cache(gateway.settings.caption_max_age_s)
+    return serve_object(gateway.store, key, request, "application/json", cache)
 
 
 def video_status(store: ObjectStore, video_id: str, base: str) -> dict[str, Any]:
     """The status document of a video: processing, ready (with its tracks) or failed."""
     check_video_id(video_id)
-    manifest = _manifest(store, video_id)
-    upload = _upload(store, video_id)
+    manifest = stored_manifest(store, video_id)
+    upload = upload_key_of(store, video_id)
     if manifest is None and upload is None:
         raise ApiError(404, "not_found", f"no video {video_id!r}")
     video_url = f"{base}/v1/videos/{video_id}"
     status: dict[str, Any] = {
         "video_id": video_id,
+        "name": upload.rpartition("/")[2] if upload else None,
         "status": "processing" if manifest is None else manifest.status,
         "language": None,
         "duration_s": None,
@@ -172,21 +180,23 @@ def check_video_id(video_id: str) -> None:
         )
 
 
-def _manifest(store: ObjectStore, video_id: str) -> Manifest | None:
+def stored_manifest(store: ObjectStore, video_id: str) -> Manifest | None:
+    """The video's manifest; None while it is being captioned."""
     try:
         return Manifest.from_json(store.get_bytes(manifest_key(video_id)))
     except FileNotFoundError:
         return None
 
 
-def _upload(store: ObjectStore, video_id: str) -> str | None:
+def upload_key_of(store: ObjectStore, video_id: str) -> str | None:
     """The key of the video's upload, None when there is none."""
     return next(iter(store.list(uploads_prefix(video_id))), None)
 
 
-def _serve(
+def serve_object(
     store: ObjectStore, key: str, request: Request, content_type: str, cache_control: str
 ) -> Response:
+    """The object at `key` as the origin serves it: ranges, ETag (304), CORS; 404 if absent."""
     try:
         info = store.stat(key)
     except FileNotFoundError:

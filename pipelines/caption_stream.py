@@ -1,4 +1,5 @@
-"""`caption_stream`: `video.uploaded` events in, `captions.ready` / `captions.failed` out.
+"""`caption_stream`: `video.uploaded` events in, `captions.ready` / `captions.failed` out
+(and `captions.updated` for tracks made again at the captions API's request).
 
     ReadFromKafka -> ParseUploads -> CaptionVideos -> CaptionEvents -> WriteToKafka
                           \\-> (invalid events) ------------------------^
@@ -25,6 +26,7 @@ from connectors.kafka.write import WriteToKafka
 from schemas.errors import CaptionError, ErrorCode, Failure
 from schemas.events import CaptionsFailed, CaptionsReady, UploadRequest, parse_upload_event
 from schemas.ids import is_safe_video_id
+from schemas.updates import CaptionsUpdated
 from transforms.caption import CaptionVideos
 from transforms.domain import CaptionResult
 from transforms.settings import CaptionOptions
@@ -48,17 +50,18 @@ class ParseUploads(beam.DoFn):
 
     def __init__(self, settings: StreamSettings) -> None:
         self.topic = settings.topics.failed
-        self.file_root = settings.caption.file_root
+        self.file_roots = settings.caption.file_roots
         self.invalid = Metrics.counter("autocaption", "events_invalid")
 
     def process(self, record: KafkaRecord) -> Iterator[Any]:
         raw = record.value or b""
         try:
             request = parse_upload_event(raw)
-            if request.source.startswith("file://") and not self.file_root:
+            if request.source.startswith("file://") and not self.file_roots:
                 raise CaptionError(
                     ErrorCode.INVALID_EVENT,
-                    "source: file:// sources are not accepted (the service has no --file-root)",
+                    "source: file:// sources are not accepted (the service's storage is not a "
+                    "local folder, and it has no --file-root)",
                 )
             yield request
         except CaptionError as exc:
@@ -75,6 +78,31 @@ class ParseUploads(beam.DoFn):
                 extra={"event": "invalid_event", "offset": record.offset},
             )
             yield beam.pvalue.TaggedOutput(INVALID, (self.topic, failure.video_id, event.to_json()))
+
+
+def answer_events(
+    result: CaptionResult, topics: Topics, version: str
+) -> list[tuple[str, str, str]]:
+    """The answer to one upload, then, when its captions were asked for again through the
+    captions API, one `captions.updated` per revision it made: (topic, key, JSON) each."""
+    events = [caption_event(result, topics, version)]
+    if result.request is not None and result.request.regenerate:
+        for change in result.changes:
+            refs = [
+                t for t in result.tracks if t.language == change.language and t.format != "json"
+            ]
+            updated = CaptionsUpdated.for_change(
+                result.video_id,
+                change.language,
+                kind=change.meta.kind,
+                revision=change.meta.revision,
+                generated=change.meta.generated,
+                current=change.current,
+                change=change.change,
+                tracks=refs if change.current else [],
+            )
+            events.append((topics.updated, result.video_id, updated.to_json()))
+    return events
 
 
 def caption_event(result: CaptionResult, topics: Topics, version: str) -> tuple[str, str, str]:
@@ -113,7 +141,8 @@ class CaptionUploads(beam.PTransform):
         answers = (
             parsed.uploads
             | "CaptionVideos" >> CaptionVideos(settings.caption)
-            | "CaptionEvents" >> beam.Map(caption_event, settings.topics, settings.caption.version)
+            | "CaptionEvents"
+            >> beam.FlatMap(answer_events, settings.topics, settings.caption.version)
         )
         return (
             (answers, parsed[INVALID])

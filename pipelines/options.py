@@ -247,10 +247,16 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
     add_option(group, "--uploaded-topic", default="video.uploaded")
     add_option(group, "--ready-topic", default="captions.ready")
     add_option(group, "--failed-topic", default="captions.failed")
+    add_option(
+        group,
+        "--updated-topic",
+        default="captions.updated",
+        help="where changes made through the captions API are announced",
+    )
     group.add_argument(
         "--create-topics",
         action="store_true",
-        help="create the three topics if missing (3 partitions each)",
+        help="create the four topics if missing (3 partitions each)",
     )
 
 
@@ -266,11 +272,11 @@ def kafka_config(args: argparse.Namespace) -> KafkaConfig:
 
 
 def topics(args: argparse.Namespace) -> Topics:
-    return Topics(args.uploaded_topic, args.ready_topic, args.failed_topic)
+    return Topics(args.uploaded_topic, args.ready_topic, args.failed_topic, args.updated_topic)
 
 
 def create_topics_if_asked(args: argparse.Namespace) -> None:
-    """`--create-topics`: create whichever of the three topics is missing."""
+    """`--create-topics`: create whichever of the topics is missing."""
     if args.create_topics:
         from connectors.kafka.admin import ensure_topics
 

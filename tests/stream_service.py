@@ -32,27 +32,39 @@ ROOT = Path(__file__).resolve().parents[1]
 class Service:
     """One `autocaption stream` process and the names it was started with."""
 
-    def __init__(self, bootstrap: str, bucket: str, model: Path, prefix: str, group: str) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        bucket: str,
+        model: Path,
+        prefix: str,
+        group: str,
+        storage: str | None = None,
+    ) -> None:
+        """`storage`: a storage URL of its own (a local folder); default `s3://<bucket>`."""
         self.bootstrap = bootstrap
         self.bucket = bucket
+        self.storage = storage or f"s3://{bucket}"
         self.model = model
         self.prefix = prefix
         self.group = group
         self.metrics_port = free_port()
         self.process: subprocess.Popen[str] | None = None
         self.topics = {
-            name: prefix + name for name in ("video.uploaded", "captions.ready", "captions.failed")
+            name: prefix + name
+            for name in ("video.uploaded", "captions.ready", "captions.failed", "captions.updated")
         }
 
     def start(self, *extra: str, create_topics: bool = True) -> None:
         command = [
             sys.executable, "-m", "pipelines.cli", "--log-format", "json", "--log-level", "INFO",
-            "stream", "--bootstrap-servers", self.bootstrap, "--storage", f"s3://{self.bucket}",
+            "stream", "--bootstrap-servers", self.bootstrap, "--storage", self.storage,
             "--model", str(self.model), "--group-id", self.group,
             *(["--create-topics"] if create_topics else []),
             "--uploaded-topic", self.topics["video.uploaded"],
             "--ready-topic", self.topics["captions.ready"],
             "--failed-topic", self.topics["captions.failed"],
+            "--updated-topic", self.topics["captions.updated"],
             "--max-batch-wait", "0.5", "--metrics-port", str(self.metrics_port),
             "--kafka-option", "session.timeout.ms=6000", *extra,
         ]  # fmt: skip

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
@@ -94,9 +93,9 @@ class DecodeAndChunk(beam.DoFn):
         hotwords, prompt = vocabulary_for(request, self.options)
         count = 0
         try:
-            root = Path(self.options.file_root) if self.options.file_root else None
+            roots = self.options.file_roots or None  # None: local paths of the CLI's own inputs
             with local_source(
-                request.source, file_root=root, max_bytes=self.options.max_source_bytes
+                request.source, file_root=roots, max_bytes=self.options.max_source_bytes
             ) as path:
                 info = media.probe(path, max_duration_s=self.options.max_duration_s)
                 progress.report("decoding", request.video_id, duration_s=info.duration_s)

@@ -19,6 +19,7 @@ from schemas.manifest import Manifest
 from schemas.transcript import Segment, Transcript
 from transforms.chunks import ChunkAudio
 from transforms.settings import CaptionOptions
+from transforms.tracks import TrackChange
 
 
 def job_key(request: UploadRequest) -> str:
@@ -38,6 +39,11 @@ def tasks_for(request: UploadRequest, options: CaptionOptions) -> tuple[str, ...
     if "en" in wanted and language != "en":
         return ("transcribe", "translate")
     return ("transcribe",)
+
+
+def requested_languages(request: UploadRequest) -> set[str]:
+    """The tracks an upload asks for by name: its spoken language and its translations."""
+    return {*request.translate_to, *([request.language] if request.language else [])}
 
 
 def vocabulary_for(
@@ -132,13 +138,15 @@ class CaptionResult:
     request: UploadRequest | None = None
     model: str = ""
     reused: bool = False  # answered from an existing manifest
+    changes: tuple[TrackChange, ...] = ()  # revisions this answer made (storage with revisions)
 
 
 def is_reusable(manifest: Manifest, request: UploadRequest, options: CaptionOptions) -> bool:
     """Whether an existing manifest answers `request`: ready, for the same source, pipeline
-    version, model and vocabulary."""
+    version, model and vocabulary, and the captions were not asked for again."""
     return (
-        manifest.status == "ready"
+        not request.regenerate
+        and manifest.status == "ready"
         and manifest.source == request.source
         and manifest.pipeline_version == PIPELINE_VERSION
         and manifest.model == options.whisper.model_label

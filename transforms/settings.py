@@ -55,7 +55,8 @@ class CaptionOptions:
     initial_prompt: str | None = None
     max_duration_s: float | None = 4 * 3600.0
     max_source_bytes: int | None = 8 * 2**30  # s3:// sources are staged in a bounded temp file
-    file_root: str | None = None  # file:// sources must lie under it when set
+    # file:// sources are accepted only under these folders (none: file:// is refused)
+    file_roots: tuple[str, ...] = ()
     captions_root: str = CAPTIONS_ROOT  # "": outputs directly under the storage URL (the CLI)
     # Spread one long video's chunks over workers. Off locally: the FnApiRunner would hold every
     # chunk's audio in memory at that boundary, while without it audio streams through.
@@ -64,6 +65,12 @@ class CaptionOptions:
     # vocabulary is answered from that manifest, without decoding or inference (replays,
     # resumed backfills).
     reuse_existing: bool = False
+
+    @property
+    def keeps_revisions(self) -> bool:
+        """Whether tracks are kept as revisions (storage under the layout's `captions/` root,
+        which the gateway's captions API edits), not written as plain files (`caption --out`)."""
+        return self.captions_root == CAPTIONS_ROOT
 
     @property
     def version(self) -> str:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 from schemas.transcript import Transcript
 from transforms.cues import Cue
@@ -17,12 +19,73 @@ from transforms.languages import RIGHT_TO_LEFT
 
 RLM = "\u200f"
 
+_META_RE: Final = re.compile(
+    r"^NOTE autocaption revision=(\d{1,9}) generated=(true|false) kind=(captions|subtitles) "
+    r"updated_at=(\S{1,40})\n\n?",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class TrackMeta:
+    """What a stored track says of itself: its revision, whether a model or a person made it,
+    its kind and when it was made. Written into the WebVTT file as a NOTE block (a comment that
+    players skip), so it changes in the same write as the cues it describes."""
+
+    revision: int
+    generated: bool
+    kind: Literal["captions", "subtitles"]
+    updated_at: str
+
+    def note(self) -> str:
+        generated = "true" if self.generated else "false"
+        return (
+            f"NOTE autocaption revision={self.revision} generated={generated} "
+            f"kind={self.kind} updated_at={self.updated_at}\n"
+        )
+
+
+@dataclass(frozen=True)
+class TrackChange:
+    """What one change did to a stored track (what a `captions.updated` event tells)."""
+
+    language: str
+    change: Literal["replaced", "deleted", "generated"]
+    meta: TrackMeta  # the revision made (or, for a deletion, the one taken out of service)
+    current: bool  # whether that revision is now the one served
+    etag: str | None = None  # the served .vtt's new ETag, when it changed
+
+
+def read_track_meta(vtt: str) -> TrackMeta | None:
+    """The `TrackMeta` a stored WebVTT track carries; None for one without (older tracks)."""
+    match = _META_RE.search(vtt, 0, 2048)
+    if match is None:
+        return None
+    revision, generated, kind, updated_at = match.groups()
+    return TrackMeta(int(revision), generated == "true", kind, updated_at)  # type: ignore[arg-type]
+
+
+def with_meta(vtt: str, meta: TrackMeta) -> str:
+    """A WebVTT track with `meta` as its NOTE (after the header), in place of any it had."""
+    vtt = without_meta(vtt)
+    header, blank, rest = vtt.partition("\n\n")
+    return f"{header}\n\n{meta.note()}\n{rest}" if blank else f"{vtt.rstrip()}\n\n{meta.note()}"
+
+
+def without_meta(vtt: str) -> str:
+    """The track's text without its `TrackMeta` NOTE: what two revisions compare by."""
+    return _META_RE.sub("", vtt, count=1)
+
+
 # A writer turns the cues and the transcript of one video into the text of one track.
 TrackWriter = Callable[[Sequence[Cue], Transcript], str]
 
 
-def write_vtt(cues: Sequence[Cue], language: str | None = None) -> str:
-    """A WebVTT file: the header (with a `Language:` line if given), then one block per cue.
+def write_vtt(
+    cues: Sequence[Cue], language: str | None = None, meta: TrackMeta | None = None
+) -> str:
+    """A WebVTT file: the header (with a `Language:` line if given), the `meta` NOTE if given,
+    then one block per cue.
 
     `&`, `<` and `>` in the text are escaped, so words like "R&D" or "-->" cannot break the file.
     Lines of a right-to-left language start with a right-to-left mark (see `_shown`).
@@ -34,7 +97,8 @@ def write_vtt(cues: Sequence[Cue], language: str | None = None) -> str:
         + "\n".join(map(_escape, lines))
         for cue, lines in _shown(cues, language)
     ]
-    return "\n".join([header, *(block + "\n" for block in blocks)])
+    notes = [meta.note()] if meta is not None else []
+    return "\n".join([header, *notes, *(block + "\n" for block in blocks)])
 
 
 def write_srt(cues: Sequence[Cue], language: str | None = None) -> str:

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
+from typing import Any, Literal
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -21,14 +21,23 @@ from connectors.storage import open_store
 from connectors.storage.layout import caption_key, content_type_for, manifest_key
 from connectors.storage.store import ObjectStore
 from schemas.errors import failure_from_exception
-from schemas.events import TrackRef
+from schemas.events import ErrorDetail, TrackRef
 from schemas.manifest import Manifest
+from schemas.transcript import Transcript
 from transforms import progress
-from transforms.cues import layout_cues
-from transforms.domain import CaptionResult, VideoFailed, VideoTranscripts, vocabulary_for
+from transforms.cues import Cue, layout_cues
+from transforms.domain import (
+    CaptionResult,
+    VideoFailed,
+    VideoTranscripts,
+    requested_languages,
+    vocabulary_for,
+)
 from transforms.languages import rules_for_language
+from transforms.pending import settle_pending
+from transforms.revisions import commit_generated, sync_manifest
 from transforms.settings import CaptionOptions
-from transforms.tracks import TRACK_WRITERS
+from transforms.tracks import TRACK_WRITERS, TrackChange
 
 log = logging.getLogger(__name__)
 _WRITERS = ThreadPoolExecutor(8, thread_name_prefix="write-tracks")
@@ -65,56 +74,146 @@ def write_video(
     element: VideoTranscripts | VideoFailed, store: ObjectStore, options: CaptionOptions
 ) -> CaptionResult:
     """Tracks, `transcript.json`, then the manifest (last) written to storage; the
-    `CaptionResult` out."""
-    model = options.whisper.model_label
-    root = options.captions_root
-    request = element.request
+    `CaptionResult` out.
+
+    In storage with revisions (`CaptionOptions.keeps_revisions`: the stream service, backfills)
+    each track becomes a new revision (`transforms.revisions.commit_generated`: never over a
+    person's), and an upload whose captions were asked for again leaves a ready video as it was
+    when it fails. A plain output folder (`caption --out`) just gets the files."""
     if isinstance(element, VideoFailed):
-        manifest = Manifest.failed(element.failure, source=request.source, model=model)
-        uri = _put(store, manifest_key(request.video_id, root), manifest.to_json())
-        return _result(element, manifest, uri)
-    tracks: list[TrackRef] = []
-    bodies: list[tuple[str, str]] = []  # key, text
-    cue_count = 0
-    main = element.transcripts[0]
+        return _write_failure(element, store, options)
+    if options.keeps_revisions:
+        return _write_revisions(element, store, options)
+    return _write_plain(element, store, options)
+
+
+def _laid_out(
+    element: VideoTranscripts, options: CaptionOptions
+) -> list[tuple[Transcript, list[Cue], Literal["captions", "subtitles"]]]:
+    """Each transcript with its cues, under the caption rules of its language, and its kind."""
+    laid_out = []
     for transcript in element.transcripts:
         rules = rules_for_language(transcript.language, options.rules)
         cues = layout_cues(transcript.words, rules, transcript.duration_s)
         kind: Literal["captions", "subtitles"] = (
             "captions" if transcript.task == "transcribe" else "subtitles"
         )
-        if transcript is main:
-            cue_count = len(cues)
+        laid_out.append((transcript, cues, kind))
+    return laid_out
+
+
+def _write_plain(
+    element: VideoTranscripts, store: ObjectStore, options: CaptionOptions
+) -> CaptionResult:
+    root = options.captions_root
+    request = element.request
+    tracks: list[TrackRef] = []
+    bodies: list[tuple[str, str]] = []  # key, text
+    laid_out = _laid_out(element, options)
+    for transcript, cues, kind in laid_out:
         for fmt in (f for f in CUE_FORMATS if f in options.formats):
             key = caption_key(request.video_id, f"{transcript.language}.{fmt}", root)
             bodies.append((key, TRACK_WRITERS[fmt](cues, transcript)))
             tracks.append(TrackRef(transcript.language, kind, fmt, store.uri(key), key))
-    if "json" in options.formats:  # the words and their times, of the spoken language
-        key = caption_key(request.video_id, "transcript.json", root)
-        bodies.append((key, TRACK_WRITERS["json"]((), main)))
-        tracks.append(TrackRef(main.language, "captions", "json", store.uri(key), key))
+    tracks += _write_transcript_json(element, store, options)
     # The tracks at once (object stores answer in parallel), then the manifest that names them.
     list(_WRITERS.map(lambda item: _put(store, *item), bodies))
-    manifest = Manifest.ready(
-        request.video_id,
-        request.source,
-        duration_s=element.duration_s,
-        language=main.language,
-        tracks=tuple(tracks),
-        model=model,
-        cues=cue_count,
-        vocabulary=vocabulary_for(request, options),
-    )
+    manifest = _ready_manifest(element, options, tracks, cues=len(laid_out[0][1]))
     uri = _put(store, manifest_key(request.video_id, root), manifest.to_json())
     return _result(element, manifest, uri)
 
 
-def _result(element: VideoTranscripts | VideoFailed, manifest: Manifest, uri: str) -> CaptionResult:
-    """The result of a written video, as its manifest tells it."""
+def _write_revisions(
+    element: VideoTranscripts, store: ObjectStore, options: CaptionOptions
+) -> CaptionResult:
+    request = element.request
+    video_id = request.video_id
+    laid_out = _laid_out(element, options)
+    with_srt = "srt" in options.formats
+    if "vtt" in options.formats or with_srt:  # the .vtt is the revision: kept either way
+
+        def commit(item: tuple[Transcript, list[Cue], Literal["captions", "subtitles"]]) -> Any:
+            transcript, cues, kind = item
+            return commit_generated(
+                store, video_id, transcript.language, cues, kind=kind, with_srt=with_srt
+            )
+
+        changes = tuple(c for c in _WRITERS.map(commit, laid_out) if c is not None)
+    else:
+        changes = ()
+    json_tracks = _write_transcript_json(element, store, options)
+    base = _ready_manifest(element, options, json_tracks, cues=len(laid_out[0][1]))
+    manifest = sync_manifest(store, video_id, base) or base
+    made = {transcript.language for transcript, _, _ in laid_out}
+    settle_pending(store, video_id, requested_languages(request) | made, request.event_id)
+    return _result(element, manifest, store.uri(manifest_key(video_id)), changes=changes)
+
+
+def _write_failure(
+    element: VideoFailed, store: ObjectStore, options: CaptionOptions
+) -> CaptionResult:
+    request = element.request
+    model = options.whisper.model_label
+    key = manifest_key(request.video_id, options.captions_root)
+    if request.regenerate and options.keeps_revisions:
+        existing = _stored_manifest(store, key)
+        if existing is not None and existing.status == "ready":  # its captions stay as they were
+            error = ErrorDetail.from_failure(element.failure)
+            languages = requested_languages(request)
+            settle_pending(store, request.video_id, languages, request.event_id, error)
+            return _result(element, existing, store.uri(key), status="failed")
+    manifest = Manifest.failed(element.failure, source=request.source, model=model)
+    return _result(element, manifest, _put(store, key, manifest.to_json()))
+
+
+def _write_transcript_json(
+    element: VideoTranscripts, store: ObjectStore, options: CaptionOptions
+) -> list[TrackRef]:
+    """`transcript.json`, the words and their times of the spoken language, if asked for."""
+    if "json" not in options.formats:
+        return []
+    main = element.transcripts[0]
+    key = caption_key(element.request.video_id, "transcript.json", options.captions_root)
+    uri = _put(store, key, TRACK_WRITERS["json"]((), main))
+    return [TrackRef(main.language, "captions", "json", uri, key)]
+
+
+def _ready_manifest(
+    element: VideoTranscripts, options: CaptionOptions, tracks: list[TrackRef], cues: int
+) -> Manifest:
+    request = element.request
+    return Manifest.ready(
+        request.video_id,
+        request.source,
+        duration_s=element.duration_s,
+        language=element.transcripts[0].language,
+        tracks=tuple(tracks),
+        model=options.whisper.model_label,
+        cues=cues,
+        vocabulary=vocabulary_for(request, options),
+    )
+
+
+def _stored_manifest(store: ObjectStore, key: str) -> Manifest | None:
+    try:
+        return Manifest.from_json(store.get_bytes(key))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _result(
+    element: VideoTranscripts | VideoFailed,
+    manifest: Manifest,
+    uri: str,
+    *,
+    status: str | None = None,
+    changes: tuple[TrackChange, ...] = (),
+) -> CaptionResult:
+    """The result of a written video, as its manifest tells it (`status` overrides it)."""
     return CaptionResult(
         video_id=manifest.video_id,
         source=element.request.source,
-        status=manifest.status,
+        status=status or manifest.status,
         manifest_uri=uri,
         language=manifest.language,
         cues=manifest.cues or 0,
@@ -124,6 +223,7 @@ def _result(element: VideoTranscripts | VideoFailed, manifest: Manifest, uri: st
         model=manifest.model,
         duration_s=manifest.duration_s or 0.0,
         failure=element.failure if isinstance(element, VideoFailed) else None,
+        changes=changes,
     )
 
 

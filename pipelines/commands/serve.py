@@ -24,9 +24,11 @@ def add_parser(commands: Any) -> None:
     serve = commands.add_parser(
         "serve",
         help="the HTTP gateway: uploads, status, video and caption origin, player page",
-        description="Serve the HTTP API: POST /v1/videos stores an upload and publishes its "
-        "video.uploaded event; GET /v1/videos/{id} (status), /source, /captions/{lang}.vtt|.srt, "
-        "/watch/{id}, /healthz, /openapi.json. SIGTERM stops it gracefully.",
+        description="Serve the HTTP API and the pages: POST /v1/videos stores an upload and "
+        "publishes its video.uploaded event; GET /v1/videos/{id} (status), /source, "
+        "/captions/{lang}.vtt|.srt, /transcript; the captions API (/v1/videos/{id}/captions); "
+        "GET / (upload page), /watch/{id} (player and caption editor), /healthz, /openapi.json. "
+        "SIGTERM stops it gracefully.",
     )
     serve.add_argument("--storage", **required_env("storage"), help="storage URL (as `stream`)")
     add_kafka_options(serve)
@@ -37,8 +39,8 @@ def add_parser(commands: Any) -> None:
         action="append",
         default=[],
         metavar="KEY",
-        help="key required for uploads (Authorization: Bearer KEY); repeat or comma-separate "
-        "several to rotate keys; env AUTOCAPTION_API_KEY. None: uploads are open",
+        help="key required for uploads and caption changes (Authorization: Bearer KEY); repeat "
+        "or comma-separate several to rotate keys; env AUTOCAPTION_API_KEY. None: writes are open",
     )
     add_option(
         serve,
@@ -46,6 +48,14 @@ def add_parser(commands: Any) -> None:
         type=int,
         default=2 * 2**30,
         help="largest accepted upload (default 2 GiB); larger bodies get 413",
+    )
+    add_option(
+        serve,
+        "--caption-max-age",
+        type=int,
+        default=60,
+        help="seconds a cache may serve a caption track before asking again (default 60): an "
+        "edit reaches viewers behind a CDN within this time",
     )
     add_option(
         serve,
@@ -70,13 +80,17 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     ]
     if args.max_upload_bytes < 1 or not 0 <= args.port < 65536:
         raise UsageError("--max-upload-bytes must be >= 1 and --port 0-65535")
+    if args.caption_max_age < 0:
+        raise UsageError("--caption-max-age must be 0 or more seconds")
     settings = GatewaySettings(
         storage=args.storage,
         kafka=kafka_config(args),
         uploaded_topic=args.uploaded_topic,
+        updated_topic=args.updated_topic,
         api_keys=tuple(k for k in keys if k),
         max_upload_bytes=args.max_upload_bytes,
         public_url=args.public_url,
+        caption_max_age_s=args.caption_max_age,
     )
     try:
         app = create_app(settings)
@@ -87,7 +101,7 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     gateway_log = logging.getLogger("autocaption.gateway")
     gateway_log.setLevel(min(logging.INFO, logging.getLogger().level))
     if not settings.api_keys:
-        log.warning("serve: no --api-key given: anyone can upload")
+        log.warning("serve: no --api-key given: anyone can upload and change captions")
     config = uvicorn.Config(
         app,
         host=args.host,

@@ -8,6 +8,8 @@ import os
 from dataclasses import replace
 from typing import Any
 
+from connectors.storage.file_store import FileStore
+from connectors.storage.store import ObjectStore
 from pipelines.models import resolve_model
 from pipelines.options import (
     LOCAL_RUNNERS,
@@ -56,7 +58,8 @@ def add_parser(commands: Any) -> None:
         stream,
         "--file-root",
         default=None,
-        help="accept file:// sources under this folder (by default only s3:// sources)",
+        help="also accept file:// sources under this folder (by default: s3:// sources, and "
+        "file:// ones under --storage when it is a local folder)",
     )
     add_option(
         stream,
@@ -84,6 +87,15 @@ def add_parser(commands: Any) -> None:
     stream.set_defaults(run=run)
 
 
+def file_roots(store: ObjectStore, file_root: str | None) -> tuple[str, ...]:
+    """Where file:// sources may lie: the service's own storage when it is a local folder (the
+    gateway stores uploads there), and --file-root."""
+    roots = [str(store.root)] if isinstance(store, FileStore) else []
+    if file_root:
+        roots.append(os.path.abspath(file_root))
+    return tuple(roots)
+
+
 def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     """Run the service until a signal (or `--exit-when-idle`) stops it."""
     from connectors.prometheus import ServiceMetrics, serve_metrics
@@ -97,7 +109,7 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     options = replace(
         caption_options(args, store.url),
         reuse_existing=True,
-        file_root=os.path.abspath(args.file_root) if args.file_root else None,
+        file_roots=file_roots(store, args.file_root),
         max_source_bytes=args.max_source_bytes,
     )
     settings = StreamSettings(
@@ -120,7 +132,7 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     shutdown = Shutdown()
     shutdown.install()
     log.info(
-        "stream: %s -> %s, %s (group %s, storage %s)",
+        "stream: %s -> %s, %s, %s (group %s, storage %s)",
         *settings.topics.all,
         settings.kafka.group_id,
         store.url,

@@ -133,7 +133,7 @@ def test_an_upload_is_captioned_and_its_captions_are_served_cacheably(
     vtt = stack.client.get(status["tracks"][0]["url"])
     assert vtt.status_code == 200
     assert vtt.headers["content-type"] == "text/vtt; charset=utf-8"
-    assert vtt.headers["cache-control"] == "public, max-age=300, stale-while-revalidate=60"
+    assert vtt.headers["cache-control"] == "public, max-age=60"
     assert vtt.headers["access-control-allow-origin"] == "*"
     etag = vtt.headers["etag"]
     assert etag.startswith('"') and etag.endswith('"')
@@ -240,10 +240,13 @@ def test_ids_that_try_to_traverse_never_reach_a_file(
 
 def test_an_unknown_video_is_404(stack: Stack) -> None:
     for path in ("/v1/videos/no-such-video", "/v1/videos/no-such-video/source",
-                 "/v1/videos/no-such-video/captions/en.vtt", "/watch/no-such-video"):  # fmt: skip
+                 "/v1/videos/no-such-video/captions/en.vtt",
+                 "/v1/videos/no-such-video/captions"):  # fmt: skip
         answer = stack.client.get(path)
         assert answer.status_code == 404, path
         assert answer.json()["error"]["code"] == "not_found"
+    page = stack.client.get("/watch/no-such-video")  # the page itself says so, from the API
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
 
 
 def test_captions_answer_a_cors_preflight(stack: Stack) -> None:
@@ -262,7 +265,9 @@ def test_openapi_document_and_health(stack: Stack) -> None:
     paths = stack.client.get("/openapi.json").json()["paths"]
     video = "/v1/videos/{video_id}"
     routes = {"/v1/videos", video, f"{video}/source", f"{video}/captions/{{lang}}.vtt",
-              f"{video}/captions/{{lang}}.srt", "/watch/{video_id}", "/healthz"}  # fmt: skip
+              f"{video}/captions/{{lang}}.srt", f"{video}/captions", f"{video}/captions/{{lang}}",
+              f"{video}/captions/{{lang}}/generate", f"{video}/captions/{{lang}}/revisions",
+              f"{video}/transcript", "/", "/watch/{video_id}", "/v1/info", "/healthz"}  # fmt: skip
     assert routes <= set(paths)
     assert "post" in paths["/v1/videos"]
 

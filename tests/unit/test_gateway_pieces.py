@@ -11,7 +11,6 @@ from connectors.storage.layout import content_type_for
 from connectors.storage.spool import UploadSpool
 from gateway.media_types import SNIFF_BYTES, safe_file_name, sniff_extension
 from gateway.origin import RangeNotSatisfiable, etag_matches, parse_range
-from gateway.player import watch_page
 from tests.fixtures.media import GOOD_KINDS
 
 
@@ -87,9 +86,3 @@ def test_upload_spool_refuses_past_its_limit(tmp_path: Path) -> None:
         spool.store(store, "videos/a/up.bin")
         spooled = spool.path
     assert store.get_bytes("videos/a/up.bin") == b"0123456789" and not spooled.exists()
-
-
-def test_watch_page_escapes_what_it_shows() -> None:
-    status = {"status": "failed", "tracks": [], "error": {"code": "x", "message": "</script><b>"}}
-    page = watch_page("a<b", status, "/s", "/v1/videos/a")
-    assert "a&lt;b" in page and "</script><b>" not in page

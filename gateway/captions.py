@@ -1,0 +1,456 @@
+"""The captions API: list a video's caption tracks, read one with its cues, replace it with a
+person's file, take it out of service, ask for it to be made again, and read its history.
+Modelled on Cloudflare Stream's captions API; every write needs the API key.
+
+    GET    /v1/videos/{id}/captions                       every track, with label and status
+    GET    /v1/videos/{id}/captions/{lang}                one track: its cues and caption rules
+    PUT    /v1/videos/{id}/captions/{lang}                a WebVTT or SubRip file (If-Match)
+    DELETE /v1/videos/{id}/captions/{lang}                204; its revisions stay
+    POST   /v1/videos/{id}/captions/{lang}/generate       202: made again by the pipeline
+    GET    /v1/videos/{id}/captions/{lang}/revisions      every revision kept
+    GET    /v1/videos/{id}/captions/{lang}/revisions/{n}.vtt
+
+Changes go through `transforms.revisions` (conditional writes: of two saves from the same ETag
+exactly one lands) and are announced as `captions.updated` events.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, Final, Literal
+
+from confluent_kafka import KafkaException
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from connectors.kafka.config import KafkaDeliveryError
+from connectors.storage.layout import (
+    content_type_for,
+    pending_key,
+    revision_key,
+    track_key,
+)
+from connectors.storage.store import ObjectStore, PreconditionFailed
+from gateway.context import Gateway, gateway_of, require_api_key
+from gateway.origin import IMMUTABLE_CACHE, etag_matches, quoted
+from gateway.responses import (
+    CONFLICT,
+    INVALID_CAPTIONS,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    PRECONDITION_FAILED,
+    PRECONDITION_REQUIRED,
+    UNAVAILABLE,
+    ApiError,
+    CaptionList,
+    CaptionTrack,
+    GenerateAccepted,
+    RevisionList,
+    error_responses,
+)
+from gateway.videos import check_video_id, serve_object, stored_manifest, upload_key_of
+from schemas.errors import ErrorCode
+from schemas.events import TrackRef, UploadRequest, utc_timestamp
+from schemas.ids import is_language_code
+from schemas.languages import is_whisper_language, native_name
+from schemas.manifest import Manifest
+from schemas.updates import CaptionsUpdated
+from transforms.caption_files import CaptionFileError, read_caption_file
+from transforms.cues import CaptionRules
+from transforms.languages import rules_for_language
+from transforms.pending import PendingTrack, mark_pending, pending_tracks
+from transforms.revisions import (
+    CurrentTrack,
+    PreconditionRequired,
+    current_track,
+    current_tracks,
+    delete_track,
+    history,
+    save_track,
+)
+from transforms.tracks import TrackChange, TrackMeta, without_meta
+
+MAX_CAPTION_BYTES: Final = 2 * 2**20
+
+log = logging.getLogger("autocaption.gateway")
+router = APIRouter(tags=["captions"])
+
+CAPTION_FILE_BODY: Final = {
+    "requestBody": {
+        "required": True,
+        "description": "A WebVTT or SubRip file (told apart by its content), at most 2 MiB.",
+        "content": {
+            "text/vtt": {"schema": {"type": "string"}},
+            "application/x-subrip": {"schema": {"type": "string"}},
+        },
+    },
+    "parameters": [
+        {"name": "If-Match", "in": "header", "schema": {"type": "string"},
+         "description": "the track's current ETag, to replace it"},
+        {"name": "If-None-Match", "in": "header", "schema": {"type": "string", "enum": ["*"]},
+         "description": "`*`, to add a language the video has no track in"},
+    ],
+}  # fmt: skip
+
+
+@router.get(
+    "/v1/videos/{video_id}/captions",
+    response_model=CaptionList,
+    responses=error_responses(400, 404),
+)
+def list_captions(video_id: str, request: Request) -> JSONResponse:
+    """Every caption track of the video, the spoken language first, with its native-language
+    label, whether a model made it, and its status (`ready`, or `generating` / `failed` while
+    it is being made again)."""
+    gateway = gateway_of(request)
+    manifest = _video(gateway.store, video_id)
+    base = gateway.base_url(request)
+    pending = {p.language: p for p in pending_tracks(gateway.store, video_id)}
+    tracks = {t.language: t for t in current_tracks(gateway.store, video_id)}
+    spoken = manifest.language if manifest else None
+    languages = sorted({*tracks, *pending}, key=lambda lang: (lang != spoken, lang))
+    entries = [
+        _entry(base, video_id, lang, tracks.get(lang), pending.get(lang), spoken)
+        for lang in languages
+    ]
+    return JSONResponse({"captions": entries}, headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/v1/videos/{video_id}/captions/{lang}",
+    response_model=CaptionTrack,
+    responses={304: {"description": "not modified"}, **error_responses(400, 404)},
+)
+def get_track(video_id: str, lang: str, request: Request) -> Response:
+    """One track as JSON: its entry, its cues and the caption rules of its language (what an
+    editor checks as a person types). `ETag` is the track's, for `If-Match` on a later PUT."""
+    gateway = gateway_of(request)
+    manifest = _video(gateway.store, video_id)
+    track = _track(gateway.store, video_id, lang)
+    headers = {"ETag": quoted(track.etag), "Cache-Control": "no-cache"}
+    if etag_matches(request.headers.get("if-none-match"), track.etag):
+        return Response(status_code=304, headers=headers)
+    spoken = manifest.language if manifest else None
+    document = _entry(gateway.base_url(request), video_id, lang, track, None, spoken)
+    cues = read_caption_file(without_meta(track.text).encode("utf-8"))
+    document["cues"] = [
+        {"start": round(c.start, 3), "end": round(c.end, 3), "text": c.text} for c in cues
+    ]
+    document["rules"] = _rules(lang)
+    return JSONResponse(document, headers=headers)
+
+
+@router.put(
+    "/v1/videos/{video_id}/captions/{lang}",
+    response_model=CaptionTrack,
+    responses=error_responses(400, 401, 404, 409, 412, 413, 428),
+    openapi_extra=CAPTION_FILE_BODY,
+)
+async def put_track(video_id: str, lang: str, request: Request) -> JSONResponse:
+    """Replace the track (`If-Match: <its ETag>`) or add a language (`If-None-Match: *`) with
+    a WebVTT or SubRip file: a new revision, written in both formats by our own writers; the
+    one before it is kept. 200 when replaced, 201 when added."""
+    require_api_key(request)
+    _check_names(video_id, lang)
+    body = await _bounded_body(request, MAX_CAPTION_BYTES)
+    if_match, if_none_match = _preconditions(request)
+    gateway = gateway_of(request)
+    change = await run_in_threadpool(
+        _save, gateway.store, video_id, lang, body, if_match, if_none_match
+    )
+    await run_in_threadpool(_announce, gateway, video_id, change)
+    track = await run_in_threadpool(_track, gateway.store, video_id, lang)
+    entry = _entry(gateway.base_url(request), video_id, lang, track, None, None)
+    return JSONResponse(
+        entry,
+        status_code=201 if if_none_match else 200,
+        headers={"ETag": quoted(track.etag), "Location": entry["url"], "Cache-Control": "no-store"},
+    )
+
+
+@router.delete(
+    "/v1/videos/{video_id}/captions/{lang}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(400, 401, 404, 412),
+)
+def delete_captions(video_id: str, lang: str, request: Request) -> Response:
+    """Take the track out of the list, the player and the origin; its revisions stay
+    (`If-Match` is honoured when given)."""
+    require_api_key(request)
+    _check_names(video_id, lang)
+    gateway = gateway_of(request)
+    if_match, _ = _preconditions(request, allow_none_match=False)
+    try:
+        change = delete_track(gateway.store, video_id, lang, if_match=if_match)
+    except FileNotFoundError:
+        raise ApiError(404, NOT_FOUND, f"video {video_id!r} has no {lang} track") from None
+    except PreconditionFailed as exc:
+        raise ApiError(412, PRECONDITION_FAILED, str(exc)) from None
+    _announce(gateway, video_id, change)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/v1/videos/{video_id}/captions/{lang}/generate",
+    status_code=202,
+    response_model=GenerateAccepted,
+    responses=error_responses(400, 401, 404, 409, 503),
+)
+def generate(video_id: str, lang: str, request: Request) -> JSONResponse:
+    """Caption the upload again: with `language={lang}` (for a wrong detection), or, for `en`
+    on speech in another language, its English translation. The result becomes a new revision,
+    current only if the current one is a model's: a person's revision is never replaced."""
+    require_api_key(request)
+    _check_names(video_id, lang)
+    if not is_whisper_language(lang):
+        raise ApiError(400, ErrorCode.INVALID_EVENT, f"Whisper cannot make captions in {lang!r}")
+    gateway = gateway_of(request)
+    manifest = _ready(gateway.store, video_id)
+    if upload_key_of(gateway.store, video_id) is None:
+        raise ApiError(404, NOT_FOUND, f"the upload of video {video_id!r} is gone")
+    translate = lang == "en" and manifest.language != "en"
+    hotwords, initial_prompt = manifest.vocabulary or (None, None)
+    event = UploadRequest(
+        video_id=video_id,
+        source=manifest.source or "",
+        language=manifest.language if translate else lang,
+        translate_to=("en",) if translate else (),
+        event_id=str(uuid.uuid4()),
+        occurred_at=utc_timestamp(),
+        hotwords=hotwords,
+        initial_prompt=initial_prompt,
+        regenerate=True,
+    )
+    mark_pending(gateway.store, video_id, lang, event.event_id or "")
+    try:
+        gateway.publisher.publish(
+            gateway.settings.uploaded_topic, video_id, event.to_json().encode("utf-8")
+        )
+    except (KafkaDeliveryError, KafkaException) as exc:
+        log.error("captions of %s in %s not asked for: %s", video_id, lang, exc)
+        gateway.store.delete(pending_key(video_id, lang))
+        raise ApiError(503, UNAVAILABLE, "the event broker is unavailable; retry") from None
+    url = f"{gateway.base_url(request)}/v1/videos/{video_id}/captions"
+    return JSONResponse(
+        {"video_id": video_id, "language": lang, "status": "generating", "captions_url": url},
+        status_code=202,
+        headers={"Location": url, "Cache-Control": "no-store"},
+    )
+
+
+@router.get(
+    "/v1/videos/{video_id}/captions/{lang}/revisions",
+    response_model=RevisionList,
+    responses=error_responses(400, 404),
+)
+def list_revisions(video_id: str, lang: str, request: Request) -> JSONResponse:
+    """Every kept revision of the track, oldest first (also after it was deleted)."""
+    _check_names(video_id, lang)
+    gateway = gateway_of(request)
+    revisions = history(gateway.store, video_id, lang)
+    if not revisions:
+        raise ApiError(404, NOT_FOUND, f"video {video_id!r} has no {lang} track, nor had one")
+    base = f"{gateway.base_url(request)}/v1/videos/{video_id}/captions/{lang}/revisions"
+    entries = [
+        {
+            "revision": r.meta.revision,
+            "generated": r.meta.generated,
+            "kind": r.meta.kind,
+            "current": r.current,
+            "updated_at": r.meta.updated_at,
+            "url": f"{base}/{r.meta.revision}.vtt",
+        }
+        for r in revisions
+    ]
+    return JSONResponse({"revisions": entries}, headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/v1/videos/{video_id}/captions/{lang}/revisions/{revision}.vtt",
+    response_class=Response,
+    responses={304: {"description": "not modified"}, **error_responses(400, 404)},
+)
+def get_revision(video_id: str, lang: str, revision: int, request: Request) -> Response:
+    """One kept revision as WebVTT; a revision never changes, so caches keep it."""
+    _check_names(video_id, lang)
+    if revision < 1:
+        raise ApiError(400, ErrorCode.INVALID_EVENT, "revisions are numbered from 1")
+    key = revision_key(video_id, lang, revision)
+    store = gateway_of(request).store
+    return serve_object(store, key, request, content_type_for(key), IMMUTABLE_CACHE)
+
+
+# --- the work behind the routes -----------------------------------------------------------------
+
+
+def _save(
+    store: ObjectStore,
+    video_id: str,
+    lang: str,
+    body: bytes,
+    if_match: str | None,
+    if_none_match: bool,
+) -> TrackChange:
+    manifest = _ready(store, video_id)
+    try:
+        cues = read_caption_file(body, media_end=manifest.duration_s)
+    except CaptionFileError as exc:
+        raise ApiError(400, INVALID_CAPTIONS, str(exc)) from None
+    if not cues:
+        raise ApiError(400, INVALID_CAPTIONS, "line 1: the file has no cue with text")
+    kind: Literal["captions", "subtitles"] = (
+        "captions" if lang == manifest.language else "subtitles"
+    )
+    try:
+        return save_track(
+            store, video_id, lang, cues, kind=kind, if_match=if_match, if_none_match=if_none_match
+        )
+    except PreconditionRequired as exc:
+        raise ApiError(428, PRECONDITION_REQUIRED, str(exc)) from None
+    except PreconditionFailed as exc:
+        raise ApiError(412, PRECONDITION_FAILED, str(exc)) from None
+
+
+def _announce(gateway: Gateway, video_id: str, change: TrackChange) -> None:
+    """Publish the change as `captions.updated`. The change stands either way: a broker that is
+    down is logged, not answered with an error the client could only retry into a conflict."""
+    event = CaptionsUpdated.for_change(
+        video_id,
+        change.language,
+        kind=change.meta.kind,
+        revision=change.meta.revision,
+        generated=change.meta.generated,
+        current=change.current,
+        change=change.change,
+        tracks=_refs(gateway.store, video_id, change.language, change.meta),
+    )
+    try:
+        gateway.publisher.publish(
+            gateway.settings.updated_topic, video_id, event.to_json().encode("utf-8")
+        )
+    except (KafkaDeliveryError, KafkaException) as exc:
+        log.error("captions.updated for %s %s not sent: %s", video_id, change.language, exc)
+
+
+def _refs(store: ObjectStore, video_id: str, lang: str, meta: TrackMeta) -> list[TrackRef]:
+    """The track's files the origin serves (or served, after a deletion): what caches purge."""
+    formats: tuple[Literal["vtt", "srt"], ...] = ("vtt", "srt")
+    return [
+        TrackRef(
+            lang,
+            meta.kind,
+            fmt,
+            store.uri(track_key(video_id, lang, fmt)),
+            track_key(video_id, lang, fmt),
+            meta.revision,
+            meta.generated,
+            meta.updated_at,
+        )
+        for fmt in formats
+    ]
+
+
+def _entry(
+    base: str,
+    video_id: str,
+    lang: str,
+    track: CurrentTrack | None,
+    pending: PendingTrack | None,
+    spoken: str | None,
+) -> dict[str, Any]:
+    """One track as the list shows it (a track still being made has no files yet)."""
+    url = f"{base}/v1/videos/{video_id}/captions/{lang}"
+    meta = track.meta if track else None
+    status = pending.status if pending else "ready"
+    kind = meta.kind if meta else ("captions" if lang == spoken or spoken is None else "subtitles")
+    return {
+        "language": lang,
+        "label": native_name(lang),
+        "kind": kind,
+        "generated": meta.generated if meta else True,
+        "status": status,
+        "revision": meta.revision if meta else None,
+        "etag": track.etag if track else None,
+        "updated_at": meta.updated_at if meta else (pending.requested_at if pending else None),
+        "url": url,
+        "urls": {"vtt": f"{url}.vtt", "srt": f"{url}.srt"} if track else None,
+        "error": pending.error.to_dict() if pending and pending.error else None,
+    }
+
+
+def _rules(lang: str) -> dict[str, Any]:
+    """The caption rules of a language, as an editor checks them."""
+    rules = rules_for_language(lang, CaptionRules())
+    return {
+        "max_chars_per_line": rules.max_chars_per_line,
+        "max_lines": rules.max_lines,
+        "min_duration_s": round(rules.min_duration_s, 3),
+        "max_duration_s": rules.max_duration_s,
+        "min_gap_s": round(rules.min_gap_s, 3),
+        "max_chars_per_second": rules.max_chars_per_second,
+        "half_width_weight": rules.half_width_weight,
+    }
+
+
+def _video(store: ObjectStore, video_id: str) -> Manifest | None:
+    """The video's manifest (None while it is being captioned); 404 for no video at all."""
+    check_video_id(video_id)
+    manifest = stored_manifest(store, video_id)
+    if manifest is None and upload_key_of(store, video_id) is None:
+        raise ApiError(404, NOT_FOUND, f"no video {video_id!r}")
+    return manifest
+
+
+def _ready(store: ObjectStore, video_id: str) -> Manifest:
+    manifest = _video(store, video_id)
+    if manifest is None or manifest.status != "ready":
+        state = "still being captioned" if manifest is None else "not captioned (it failed)"
+        raise ApiError(409, CONFLICT, f"video {video_id!r} is {state}; its captions wait for it")
+    return manifest
+
+
+def _track(store: ObjectStore, video_id: str, lang: str) -> CurrentTrack:
+    _check_names(video_id, lang)
+    track = current_track(store, video_id, lang)
+    if track is None:
+        raise ApiError(404, NOT_FOUND, f"video {video_id!r} has no {lang} track")
+    return track
+
+
+def _check_names(video_id: str, lang: str) -> None:
+    check_video_id(video_id)
+    if not is_language_code(lang):
+        raise ApiError(
+            400, ErrorCode.INVALID_EVENT, f"{lang[:40]!r} is not a language code (en, de, yue)"
+        )
+
+
+def _preconditions(request: Request, allow_none_match: bool = True) -> tuple[str | None, bool]:
+    """(If-Match's ETag or "*", If-None-Match: *) of a write."""
+    if_match = request.headers.get("if-match")
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None and (if_none_match.strip() != "*" or not allow_none_match):
+        raise ApiError(
+            400, ErrorCode.INVALID_EVENT, "If-None-Match on a write can only be * (a new track)"
+        )
+    if if_match is not None:
+        tags = [t.strip().removeprefix("W/").strip('"') for t in if_match.split(",")]
+        if len(tags) != 1 or not tags[0]:
+            raise ApiError(400, ErrorCode.INVALID_EVENT, "If-Match takes one ETag")
+        return tags[0], False
+    return None, if_none_match is not None
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    announced = request.headers.get("content-length")
+    if announced is not None and announced.isdigit() and int(announced) > limit:
+        raise ApiError(413, PAYLOAD_TOO_LARGE, f"a caption file is at most {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, PAYLOAD_TOO_LARGE, f"a caption file is at most {limit} bytes")
+    return bytes(body)

@@ -1,0 +1,238 @@
+// The watch page: the video, its caption tracks, the transcript panel that follows playback,
+// and the caption editor. It knows the video only through the JSON API.
+import { apiKey, errorMessage, getJSON, setApiKey } from "./api.js";
+import { Editor } from "./editor.js";
+import { Player, trackLabel } from "./player.js";
+import { highlight, renderCues, unsureWords } from "./transcript.js";
+
+const POLL_MS = 2000;
+const videoId = decodeURIComponent(window.location.pathname.replace(/\/+$/, "").split("/").pop());
+const base = `/v1/videos/${encodeURIComponent(videoId)}`;
+
+const $ = (id) => document.getElementById(id);
+const video = $("player");
+const title = $("title");
+const notice = $("notice");
+const list = $("cues");
+const panelTitle = $("panel-title");
+const panelMeta = $("panel-meta");
+const legend = $("legend");
+const editButton = $("edit");
+const editorBar = $("editor-bar");
+const keyField = $("key-field");
+const keyInput = $("api_key");
+const saveStatus = $("save-status");
+const conflict = $("conflict");
+const downloads = $("downloads");
+
+let info = { api_key_required: false };
+let status = null;
+let captions = [];
+let words = [];
+let track = null;
+let editor = null;
+let active = -1;
+
+const player = new Player(video, $("language"), (language) => {
+  showDownloads(language);
+  if (language && !editor) showTrack(language);
+});
+
+function say(text, kind = "info") {
+  notice.textContent = text;
+  notice.className = `alert ${kind}`;
+  notice.hidden = !text;
+}
+
+function sayInEditor(text, kind = "info") {
+  saveStatus.textContent = text;
+  saveStatus.className = `status ${kind === "bad" ? "alert bad" : kind === "good" ? "alert good" : ""}`;
+}
+
+function seek(seconds) {
+  video.currentTime = seconds + 0.001;
+  video.play().catch(() => {}); // a browser may refuse to play before a gesture; seeking stays
+}
+
+function showDownloads(language) {
+  const entry = captions.find((c) => c.language === language && c.urls);
+  downloads.hidden = !entry;
+  if (!entry) return;
+  $("download-vtt").href = entry.urls.vtt;
+  $("download-srt").href = entry.urls.srt;
+  $("download-vtt").setAttribute("download", `${fileStem()}.${entry.language}.vtt`);
+  $("download-srt").setAttribute("download", `${fileStem()}.${entry.language}.srt`);
+}
+
+function fileStem() {
+  const name = (status && status.name) || videoId;
+  return name.replace(/\.[^.]+$/, "");
+}
+
+async function showTrack(language) {
+  const answer = await getJSON(`${base}/captions/${encodeURIComponent(language)}`);
+  if (!answer.ok) {
+    panelMeta.textContent = errorMessage(answer.body, "This track could not be loaded.");
+    list.replaceChildren();
+    return;
+  }
+  track = answer.body;
+  const spoken = status && language === status.language;
+  renderCues(list, track.cues, spoken ? words : [], seek);
+  legend.hidden = !list.querySelector("mark");
+  describeTrack();
+  editButton.hidden = false;
+  active = highlight(list, video.currentTime, -2);
+}
+
+function describeTrack() {
+  panelTitle.textContent = `Transcript: ${trackLabel(track)}`;
+  const who = track.generated ? "made by the model" : "edited by a person";
+  const when = new Date(track.updated_at).toLocaleString();
+  panelMeta.textContent = `Revision ${track.revision}, ${who}, ${when}`;
+}
+
+async function loadCaptions() {
+  const answer = await getJSON(`${base}/captions`);
+  if (!answer.ok) return;
+  captions = answer.body.captions;
+  const transcript = await getJSON(`${base}/transcript`);
+  words = transcript.ok ? unsureWords(transcript.body) : [];
+  const keep = player.chosen || (status && status.language);
+  player.setTracks(captions, keep);
+  const ready = captions.filter((c) => c.urls);
+  if (!ready.length) {
+    panelMeta.textContent = "No speech was found, so there are no captions.";
+    list.replaceChildren();
+  }
+  const making = captions.filter((c) => c.status === "generating");
+  const failed = captions.filter((c) => c.status === "failed");
+  if (making.length) {
+    say(`Making ${making.map(trackLabel).join(", ")} captions again…`);
+    setTimeout(refreshWhileMaking, POLL_MS);
+  } else if (failed.length) {
+    const first = failed[0];
+    say(`${trackLabel(first)} captions could not be made again: ${first.error ? first.error.message : "unknown error"}`, "bad");
+  } else {
+    say("");
+  }
+}
+
+async function refreshWhileMaking() {
+  const answer = await getJSON(`${base}/captions`);
+  if (!answer.ok) return setTimeout(refreshWhileMaking, POLL_MS);
+  if (answer.body.captions.some((c) => c.status === "generating")) {
+    setTimeout(refreshWhileMaking, POLL_MS);
+  } else if (!editor) {
+    loadCaptions();
+  }
+}
+
+async function pollStatus() {
+  const answer = await getJSON(base);
+  if (!answer.ok) return setTimeout(pollStatus, POLL_MS);
+  status = answer.body;
+  if (status.status === "processing") return setTimeout(pollStatus, POLL_MS);
+  showStatus();
+}
+
+function showStatus() {
+  if (status.status === "processing") {
+    say("Captions are being made…");
+    setTimeout(pollStatus, POLL_MS);
+  } else if (status.status === "failed") {
+    say(`Captions could not be made: ${status.error.code}: ${status.error.message}`, "bad");
+  } else {
+    say("");
+    loadCaptions();
+  }
+}
+
+function openEditor() {
+  if (!track) return;
+  keyField.hidden = !info.api_key_required;
+  keyInput.value = apiKey();
+  editorBar.hidden = false;
+  editButton.hidden = true;
+  conflict.hidden = true;
+  sayInEditor("");
+  const spoken = status && track.language === status.language;
+  editor = new Editor(list, track, spoken ? words : [], {
+    seek,
+    say: sayInEditor,
+    saved: afterSave,
+    conflict: () => {
+      conflict.hidden = false;
+      sayInEditor("");
+      $("reload").focus();
+    },
+  });
+}
+
+async function afterSave(entry) {
+  sayInEditor(`Saved as revision ${entry.revision}.`, "good");
+  const answer = await getJSON(`${base}/captions/${encodeURIComponent(entry.language)}`);
+  if (answer.ok) {
+    track = answer.body;
+    describeTrack();
+    const spoken = status && track.language === status.language;
+    editor = new Editor(list, track, spoken ? words : [], editor.hooks);
+  }
+  const listed = await getJSON(`${base}/captions`);
+  if (listed.ok) {
+    captions = listed.body.captions;
+    player.setTracks(captions, track ? track.language : player.chosen);
+  }
+}
+
+function closeEditor() {
+  if (editor && editor.changed && !window.confirm("Leave the editor without saving your changes?")) {
+    return;
+  }
+  editor = null;
+  editorBar.hidden = true;
+  if (track) showTrack(track.language);
+}
+
+editButton.addEventListener("click", openEditor);
+$("done").addEventListener("click", closeEditor);
+$("save").addEventListener("click", () => {
+  setApiKey(keyInput.value.trim());
+  if (editor) editor.save();
+});
+$("add-cue").addEventListener("click", () => editor && editor.addAt(video.currentTime));
+keyInput.addEventListener("change", () => setApiKey(keyInput.value.trim()));
+$("reload").addEventListener("click", async () => {
+  editor = null;
+  conflict.hidden = true;
+  await showTrack(track.language);
+  openEditor();
+  sayInEditor("Their version is loaded.", "info");
+});
+$("keep").addEventListener("click", () => {
+  conflict.hidden = true;
+});
+video.addEventListener("timeupdate", () => {
+  if (!editor) active = highlight(list, video.currentTime, active);
+});
+window.addEventListener("beforeunload", (event) => {
+  if (editor && editor.changed) event.preventDefault();
+});
+
+async function start() {
+  const [infoAnswer, statusAnswer] = await Promise.all([getJSON("/v1/info"), getJSON(base)]);
+  if (infoAnswer.ok) info = infoAnswer.body;
+  if (!statusAnswer.ok) {
+    title.textContent = statusAnswer.status === 404 ? "No such video" : "This video cannot be shown";
+    document.title = `${title.textContent} · autocaption`;
+    say(errorMessage(statusAnswer.body, "The video's status could not be read."), "bad");
+    return;
+  }
+  status = statusAnswer.body;
+  title.textContent = status.name || videoId;
+  document.title = `${title.textContent} · autocaption`;
+  if (status.source_url) video.src = status.source_url;
+  showStatus();
+}
+
+start();

@@ -1,0 +1,367 @@
+"""A caption track's revisions in storage: the one place that changes a track.
+
+    captions/<id>/<lang>.vtt                the current revision (what the origin serves)
+    captions/<id>/<lang>.srt                the same cues, following the .vtt
+    captions/<id>/revisions/<lang>/<n>.vtt  every revision ever made, kept
+    captions/<id>/manifest.json             its track entries follow the .vtt files
+
+Every revision is written once under its number, by a conditional create that claims the
+number, so two writers never share one. The current `.vtt` carries its `TrackMeta` (revision,
+made by a model or a person, kind, time) in a NOTE, and changes only by a conditional write
+against the ETag it had (`ObjectStore.put_if`): of two changes racing from the same revision,
+exactly one lands. The `.srt` and the manifest are then brought in line with the `.vtt`
+(`sync_track`), until the `.vtt` no longer moves under them.
+
+A person's revision is never replaced by a model's: a track made again while a person's
+revision is current is kept as a revision that is not current (`commit_generated`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Final, Literal
+
+from connectors.storage.layout import (
+    captions_prefix,
+    content_type_for,
+    manifest_key,
+    revision_key,
+    revisions_prefix,
+    track_key,
+)
+from connectors.storage.store import ObjectStore, PreconditionFailed
+from schemas.events import TrackRef, utc_timestamp
+from schemas.ids import is_language_code
+from schemas.manifest import Manifest
+from transforms.caption_files import read_caption_file
+from transforms.cues import Cue
+from transforms.tracks import (
+    TrackChange,
+    TrackMeta,
+    read_track_meta,
+    with_meta,
+    without_meta,
+    write_srt,
+    write_vtt,
+)
+
+VTT_TYPE: Final = content_type_for(".vtt")
+ATTEMPTS: Final = 20  # rounds of a read-check-write loop before giving up (contention)
+_REVISION_FILE_RE: Final = re.compile(r"([1-9][0-9]{0,8})\.vtt")
+
+
+class PreconditionRequired(Exception):
+    """A change to a track named no revision to change (no If-Match, no If-None-Match)."""
+
+
+@dataclass(frozen=True)
+class CurrentTrack:
+    """A track's current revision as stored: its ETag, what it says of itself, its text."""
+
+    language: str
+    etag: str
+    meta: TrackMeta
+    text: str
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One entry of a track's history."""
+
+    meta: TrackMeta
+    current: bool
+
+
+def current_track(store: ObjectStore, video_id: str, language: str) -> CurrentTrack | None:
+    """The track's current revision; None when the video has no track in `language`."""
+    try:
+        raw, etag = store.get_versioned(track_key(video_id, language, "vtt"))
+    except FileNotFoundError:
+        return None
+    text = raw.decode("utf-8", "replace")
+    meta = read_track_meta(text) or _older_track_meta(store, video_id, language)
+    return CurrentTrack(language, etag, meta, text)
+
+
+def current_tracks(store: ObjectStore, video_id: str) -> list[CurrentTrack]:
+    """Every current track of the video, by language."""
+    prefix = captions_prefix(video_id)
+    languages = sorted(
+        name.removesuffix(".vtt")
+        for name in (key[len(prefix) :] for key in store.list(prefix))
+        if name.endswith(".vtt") and "/" not in name and is_language_code(name[:-4])
+    )
+    found = (current_track(store, video_id, language) for language in languages)
+    return [track for track in found if track is not None]
+
+
+def history(store: ObjectStore, video_id: str, language: str) -> list[Revision]:
+    """Every kept revision of the track, oldest first (a track that was never changed through
+    this module, older than it, has only its current one)."""
+    current = current_track(store, video_id, language)
+    kept = {}
+    for number in _kept_numbers(store, video_id, language):
+        with store.open_range(revision_key(video_id, language, number), 0, 2047) as head:
+            meta = read_track_meta(head.read().decode("utf-8", "replace"))
+        if meta is not None:
+            kept[number] = meta
+    if current is not None:
+        kept.setdefault(current.meta.revision, current.meta)
+    now = current.meta.revision if current else None
+    return [Revision(meta, number == now) for number, meta in sorted(kept.items())]
+
+
+def save_track(
+    store: ObjectStore,
+    video_id: str,
+    language: str,
+    cues: Sequence[Cue],
+    *,
+    kind: Literal["captions", "subtitles"],
+    if_match: str | None = None,
+    if_none_match: bool = False,
+) -> TrackChange:
+    """A person's revision of the track, made current.
+
+    Replacing a track needs `if_match`, its current ETag ("*": whatever is current); adding a
+    language needs `if_none_match`. Raises `PreconditionRequired` without either, and
+    `PreconditionFailed` when the track moved on (or exists, or is gone); then nothing changed.
+    `kind` applies to a new track; a replaced one keeps its own.
+    """
+    if if_match is None and not if_none_match:
+        raise PreconditionRequired("name the revision to replace (If-Match) or If-None-Match: *")
+    current = current_track(store, video_id, language)
+    if current is None and if_match is not None:
+        raise PreconditionFailed(f"there is no {language} track to replace")
+    if current is not None:
+        if if_match is None:
+            raise PreconditionFailed(f"there is a {language} track already")
+        if if_match not in ("*", current.etag):
+            raise PreconditionFailed(f"the {language} track changed since ETag {if_match!r}")
+        _keep(store, video_id, current)
+        kind = current.meta.kind
+    meta, text = _claim(store, video_id, language, cues, generated=False, kind=kind)
+    try:
+        etag = _replace_current(store, video_id, language, text, current)
+    except PreconditionFailed:
+        store.delete(revision_key(video_id, language, meta.revision))  # it never was current
+        raise
+    sync_track(store, video_id, language, with_srt=True)
+    return TrackChange(language, "replaced", meta, True, etag)
+
+
+def delete_track(
+    store: ObjectStore, video_id: str, language: str, *, if_match: str | None = None
+) -> TrackChange:
+    """Take the track out of service (its revisions stay). `FileNotFoundError` when there is
+    none; `PreconditionFailed` when `if_match` is given and no longer current."""
+    current = current_track(store, video_id, language)
+    if current is None:
+        raise FileNotFoundError(f"no {language} track of video {video_id!r}")
+    if if_match not in (None, "*", current.etag):
+        raise PreconditionFailed(f"the {language} track changed since ETag {if_match!r}")
+    _keep(store, video_id, current)
+    store.delete(track_key(video_id, language, "vtt"))
+    sync_track(store, video_id, language)
+    return TrackChange(language, "deleted", current.meta, False)
+
+
+def retire_tracks(store: ObjectStore, video_id: str) -> None:
+    """Take every track of the video out of service, keeping its revisions (a new upload under
+    the same id is captioned afresh; the old captions belong to the old media)."""
+    for track in current_tracks(store, video_id):
+        _keep(store, video_id, track)
+        store.delete(track_key(video_id, track.language, "vtt"))
+        store.delete(track_key(video_id, track.language, "srt"))
+
+
+def commit_generated(
+    store: ObjectStore,
+    video_id: str,
+    language: str,
+    cues: Sequence[Cue],
+    *,
+    kind: Literal["captions", "subtitles"],
+    with_srt: bool = True,
+) -> TrackChange | None:
+    """A model's track: a new revision, current unless a person's revision is. None when the
+    current revision is a model's with these very cues (a replay): nothing is made."""
+    body = write_vtt(cues, language)
+    claimed: tuple[TrackMeta, str] | None = None
+    for _ in range(ATTEMPTS):
+        current = current_track(store, video_id, language)
+        if current is not None and claimed is None:
+            if current.meta.generated and without_meta(current.text) == body:
+                sync_track(store, video_id, language, with_srt=with_srt)
+                return None
+            _keep(store, video_id, current)
+        if claimed is None:
+            claimed = _claim(store, video_id, language, cues, generated=True, kind=kind)
+        meta, text = claimed
+        if current is not None and not current.meta.generated:
+            return TrackChange(language, "generated", meta, False)
+        try:
+            etag = _replace_current(store, video_id, language, text, current)
+        except PreconditionFailed:
+            continue  # the track moved meanwhile: look again
+        sync_track(store, video_id, language, with_srt=with_srt)
+        return TrackChange(language, "generated", meta, True, etag)
+    raise RuntimeError(f"the {language} track of {video_id!r} kept changing; not committed")
+
+
+def sync_track(
+    store: ObjectStore, video_id: str, language: str, *, with_srt: bool | None = None
+) -> None:
+    """Bring the `.srt` and the manifest's entries in line with the current `.vtt`.
+
+    The `.srt` is written when `with_srt` is True, or (None) when one exists already. Repeats
+    until the `.vtt` stayed as it was read, so the last of several writers leaves both in line.
+    """
+    srt = track_key(video_id, language, "srt")
+    for _ in range(ATTEMPTS):
+        current = current_track(store, video_id, language)
+        if current is None:
+            store.delete(srt)
+        elif with_srt or (with_srt is None and store.exists(srt)):
+            cues = read_caption_file(without_meta(current.text).encode("utf-8"))
+            store.put_bytes(srt, write_srt(cues, language).encode("utf-8"), content_type_for(srt))
+        sync_manifest(store, video_id)
+        after = current_track(store, video_id, language)
+        if (after.etag if after else None) == (current.etag if current else None):
+            return
+    raise RuntimeError(f"the {language} track of {video_id!r} kept changing; not in line")
+
+
+def sync_manifest(
+    store: ObjectStore, video_id: str, base: Manifest | None = None
+) -> Manifest | None:
+    """The manifest with its caption tracks as the current `.vtt` files are, written with a
+    conditional write (retried when someone else wrote it meanwhile). `base`: the manifest to
+    write (the pipeline's, after captioning); None: the stored one. A missing or failed
+    manifest is left alone, unless `base` is given. Returns what is stored."""
+    key = manifest_key(video_id)
+    for _ in range(ATTEMPTS):
+        try:
+            raw, etag = store.get_versioned(key)
+            stored: Manifest | None = Manifest.from_json(raw)
+        except FileNotFoundError:
+            stored, etag = None, None
+        manifest = base or stored
+        if manifest is None or manifest.status != "ready":
+            return stored
+        updated = replace(manifest, tracks=_track_refs(store, video_id, manifest))
+        if stored is not None and stored.to_dict() == updated.to_dict():
+            return stored
+        try:
+            data = updated.to_json().encode("utf-8")
+            store.put_if(
+                key, data, content_type_for(key), if_match=etag, if_none_match=etag is None
+            )
+        except PreconditionFailed:
+            continue
+        return updated
+    raise RuntimeError(f"the manifest of {video_id!r} kept changing; not written")
+
+
+def track_refs(
+    store: ObjectStore, video_id: str, track: CurrentTrack, formats: Sequence[str]
+) -> list[TrackRef]:
+    """The manifest entries of one current track, one per format in `formats`."""
+    meta = track.meta
+    refs = []
+    for fmt in formats:
+        key = track_key(video_id, track.language, fmt)
+        refs.append(
+            TrackRef(
+                track.language,
+                meta.kind,
+                fmt,  # type: ignore[arg-type]
+                store.uri(key),
+                key,
+                meta.revision,
+                meta.generated,
+                meta.updated_at,
+            )
+        )
+    return refs
+
+
+def _track_refs(store: ObjectStore, video_id: str, manifest: Manifest) -> tuple[TrackRef, ...]:
+    """Entries for every current track (the spoken language first), then transcript.json."""
+    tracks = current_tracks(store, video_id)
+    tracks.sort(key=lambda t: (t.language != manifest.language, t.language))
+    refs: list[TrackRef] = []
+    for track in tracks:
+        has_srt = store.exists(track_key(video_id, track.language, "srt"))
+        refs += track_refs(store, video_id, track, ("vtt", "srt") if has_srt else ("vtt",))
+    return (*refs, *(t for t in manifest.tracks if t.format == "json"))
+
+
+def _claim(
+    store: ObjectStore,
+    video_id: str,
+    language: str,
+    cues: Sequence[Cue],
+    *,
+    generated: bool,
+    kind: Literal["captions", "subtitles"],
+) -> tuple[TrackMeta, str]:
+    """A new revision written under the next free number, claimed by a conditional create."""
+    kept = _kept_numbers(store, video_id, language)
+    number = max(kept, default=0) + 1
+    for _ in range(ATTEMPTS * 5):
+        meta = TrackMeta(number, generated, kind, utc_timestamp())
+        text = write_vtt(cues, language, meta)
+        try:
+            key = revision_key(video_id, language, number)
+            store.put_if(key, text.encode("utf-8"), VTT_TYPE, if_none_match=True)
+        except PreconditionFailed:
+            number += 1  # claimed by someone else meanwhile
+            continue
+        return meta, text
+    raise RuntimeError(f"no free revision number for the {language} track of {video_id!r}")
+
+
+def _replace_current(
+    store: ObjectStore, video_id: str, language: str, text: str, current: CurrentTrack | None
+) -> str:
+    key = track_key(video_id, language, "vtt")
+    data = text.encode("utf-8")
+    if current is None:
+        return store.put_if(key, data, VTT_TYPE, if_none_match=True)
+    return store.put_if(key, data, VTT_TYPE, if_match=current.etag)
+
+
+def _keep(store: ObjectStore, video_id: str, current: CurrentTrack) -> None:
+    """Make sure the current revision is kept (tracks older than this module were not)."""
+    key = revision_key(video_id, current.language, current.meta.revision)
+    if not store.exists(key):
+        text = with_meta(current.text, current.meta)
+        # kept meanwhile by another writer: fine, a revision's text never changes
+        with contextlib.suppress(PreconditionFailed):
+            store.put_if(key, text.encode("utf-8"), VTT_TYPE, if_none_match=True)
+
+
+def _kept_numbers(store: ObjectStore, video_id: str, language: str) -> list[int]:
+    prefix = revisions_prefix(video_id, language)
+    names = (key[len(prefix) :] for key in store.list(prefix))
+    return sorted(int(m.group(1)) for m in map(_REVISION_FILE_RE.fullmatch, names) if m)
+
+
+def _older_track_meta(store: ObjectStore, video_id: str, language: str) -> TrackMeta:
+    """What a track written before revisions existed is taken for: a model's first revision,
+    of the kind its manifest says, made when its file was."""
+    kind: Literal["captions", "subtitles"] = "captions"
+    try:
+        manifest = Manifest.from_json(store.get_bytes(manifest_key(video_id)))
+        kind = next((t.kind for t in manifest.tracks if t.language == language), kind)
+    except (FileNotFoundError, ValueError):
+        pass
+    try:
+        modified = store.stat(track_key(video_id, language, "vtt")).modified
+    except FileNotFoundError:
+        return TrackMeta(1, True, kind, utc_timestamp())
+    return TrackMeta(1, True, kind, utc_timestamp(modified))
