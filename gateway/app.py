@@ -31,7 +31,7 @@ from starlette.types import Message as AsgiMessage
 from connectors.kafka.write import EventPublisher
 from connectors.storage import open_store
 from gateway import captions, pages, uploads, videos
-from gateway.context import Gateway, GatewaySettings
+from gateway.context import Gateway, GatewaySettings, api_key_accepted
 from gateway.responses import HTTP_CODES, ApiError, GatewayInfo
 from schemas.errors import ErrorCode
 from schemas.languages import WHISPER_LANGUAGES
@@ -72,12 +72,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/v1/info", response_model=GatewayInfo, tags=["operations"])
-    def info() -> JSONResponse:
-        """What a client needs before it uploads: whether writes need an API key, the size
-        limits, and the languages Whisper speaks (code, English name, native name)."""
+    def info(request: Request) -> JSONResponse:
+        """What a client needs before it uploads: whether writes need an API key (and whether
+        the key this request carries is one), the size limits, and the languages Whisper speaks
+        (code, English name, native name)."""
         return JSONResponse(
             {
                 "api_key_required": bool(settings.api_keys),
+                "api_key_accepted": api_key_accepted(request),
                 "max_upload_bytes": settings.max_upload_bytes,
                 "max_caption_bytes": captions.MAX_CAPTION_BYTES,
                 "languages": [
@@ -86,7 +88,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                 ],
                 "translate_to": ["en"],
             },
-            headers={"Cache-Control": "no-cache"},
+            headers={"Cache-Control": "no-store"},
         )
 
     app.include_router(uploads.router)

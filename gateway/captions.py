@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from confluent_kafka import KafkaException
 from fastapi import APIRouter, Request
@@ -30,9 +30,9 @@ from connectors.storage.layout import (
     content_type_for,
     pending_key,
     revision_key,
-    track_key,
 )
 from connectors.storage.store import ObjectStore, PreconditionFailed
+from gateway.caption_documents import caption_entry, caption_rules, track_files
 from gateway.context import Gateway, gateway_of, require_api_key
 from gateway.origin import IMMUTABLE_CACHE, etag_matches, quoted
 from gateway.responses import (
@@ -52,15 +52,13 @@ from gateway.responses import (
 )
 from gateway.videos import check_video_id, serve_object, stored_manifest, upload_key_of
 from schemas.errors import ErrorCode
-from schemas.events import TrackRef, UploadRequest, utc_timestamp
+from schemas.events import UploadRequest, utc_timestamp
 from schemas.ids import is_language_code
-from schemas.languages import is_whisper_language, native_name
+from schemas.languages import is_whisper_language
 from schemas.manifest import Manifest
 from schemas.updates import CaptionsUpdated
 from transforms.caption_files import CaptionFileError, read_caption_file
-from transforms.cues import CaptionRules
-from transforms.languages import rules_for_language
-from transforms.pending import PendingTrack, mark_pending, pending_tracks
+from transforms.pending import mark_pending, pending_tracks
 from transforms.revisions import (
     CurrentTrack,
     PreconditionRequired,
@@ -70,7 +68,7 @@ from transforms.revisions import (
     history,
     save_track,
 )
-from transforms.tracks import TrackChange, TrackMeta, without_meta
+from transforms.tracks import TrackChange, without_meta
 
 MAX_CAPTION_BYTES: Final = 2 * 2**20
 
@@ -112,7 +110,7 @@ def list_captions(video_id: str, request: Request) -> JSONResponse:
     spoken = manifest.language if manifest else None
     languages = sorted({*tracks, *pending}, key=lambda lang: (lang != spoken, lang))
     entries = [
-        _entry(base, video_id, lang, tracks.get(lang), pending.get(lang), spoken)
+        caption_entry(base, video_id, lang, tracks.get(lang), pending.get(lang), spoken)
         for lang in languages
     ]
     return JSONResponse({"captions": entries}, headers={"Cache-Control": "no-store"})
@@ -133,12 +131,12 @@ def get_track(video_id: str, lang: str, request: Request) -> Response:
     if etag_matches(request.headers.get("if-none-match"), track.etag):
         return Response(status_code=304, headers=headers)
     spoken = manifest.language if manifest else None
-    document = _entry(gateway.base_url(request), video_id, lang, track, None, spoken)
+    document = caption_entry(gateway.base_url(request), video_id, lang, track, None, spoken)
     cues = read_caption_file(without_meta(track.text).encode("utf-8"))
     document["cues"] = [
         {"start": round(c.start, 3), "end": round(c.end, 3), "text": c.text} for c in cues
     ]
-    document["rules"] = _rules(lang)
+    document["rules"] = caption_rules(lang)
     return JSONResponse(document, headers=headers)
 
 
@@ -162,7 +160,7 @@ async def put_track(video_id: str, lang: str, request: Request) -> JSONResponse:
     )
     await run_in_threadpool(_announce, gateway, video_id, change)
     track = await run_in_threadpool(_track, gateway.store, video_id, lang)
-    entry = _entry(gateway.base_url(request), video_id, lang, track, None, None)
+    entry = caption_entry(gateway.base_url(request), video_id, lang, track, None, None)
     return JSONResponse(
         entry,
         status_code=201 if if_none_match else 200,
@@ -325,7 +323,7 @@ def _announce(gateway: Gateway, video_id: str, change: TrackChange) -> None:
         generated=change.meta.generated,
         current=change.current,
         change=change.change,
-        tracks=_refs(gateway.store, video_id, change.language, change.meta),
+        tracks=track_files(gateway.store, video_id, change.language, change.meta),
     )
     try:
         gateway.publisher.publish(
@@ -333,66 +331,6 @@ def _announce(gateway: Gateway, video_id: str, change: TrackChange) -> None:
         )
     except (KafkaDeliveryError, KafkaException) as exc:
         log.error("captions.updated for %s %s not sent: %s", video_id, change.language, exc)
-
-
-def _refs(store: ObjectStore, video_id: str, lang: str, meta: TrackMeta) -> list[TrackRef]:
-    """The track's files the origin serves (or served, after a deletion): what caches purge."""
-    formats: tuple[Literal["vtt", "srt"], ...] = ("vtt", "srt")
-    return [
-        TrackRef(
-            lang,
-            meta.kind,
-            fmt,
-            store.uri(track_key(video_id, lang, fmt)),
-            track_key(video_id, lang, fmt),
-            meta.revision,
-            meta.generated,
-            meta.updated_at,
-        )
-        for fmt in formats
-    ]
-
-
-def _entry(
-    base: str,
-    video_id: str,
-    lang: str,
-    track: CurrentTrack | None,
-    pending: PendingTrack | None,
-    spoken: str | None,
-) -> dict[str, Any]:
-    """One track as the list shows it (a track still being made has no files yet)."""
-    url = f"{base}/v1/videos/{video_id}/captions/{lang}"
-    meta = track.meta if track else None
-    status = pending.status if pending else "ready"
-    kind = meta.kind if meta else ("captions" if lang == spoken or spoken is None else "subtitles")
-    return {
-        "language": lang,
-        "label": native_name(lang),
-        "kind": kind,
-        "generated": meta.generated if meta else True,
-        "status": status,
-        "revision": meta.revision if meta else None,
-        "etag": track.etag if track else None,
-        "updated_at": meta.updated_at if meta else (pending.requested_at if pending else None),
-        "url": url,
-        "urls": {"vtt": f"{url}.vtt", "srt": f"{url}.srt"} if track else None,
-        "error": pending.error.to_dict() if pending and pending.error else None,
-    }
-
-
-def _rules(lang: str) -> dict[str, Any]:
-    """The caption rules of a language, as an editor checks them."""
-    rules = rules_for_language(lang, CaptionRules())
-    return {
-        "max_chars_per_line": rules.max_chars_per_line,
-        "max_lines": rules.max_lines,
-        "min_duration_s": round(rules.min_duration_s, 3),
-        "max_duration_s": rules.max_duration_s,
-        "min_gap_s": round(rules.min_gap_s, 3),
-        "max_chars_per_second": rules.max_chars_per_second,
-        "half_width_weight": rules.half_width_weight,
-    }
 
 
 def _video(store: ObjectStore, video_id: str) -> Manifest | None:

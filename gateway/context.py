@@ -56,9 +56,21 @@ def gateway_of(request: Request) -> Gateway:
 def require_api_key(request: Request) -> None:
     """401 unless the request carries one of the gateway's keys (`Authorization: Bearer <key>`
     or `X-API-Key`), compared in constant time; every request passes when no key is set."""
+    if api_key_accepted(request) is False:
+        raise ApiError(
+            401,
+            UNAUTHORIZED,
+            "a valid API key is required (Authorization: Bearer <key>)",
+            {"WWW-Authenticate": "Bearer"},
+        )
+
+
+def api_key_accepted(request: Request) -> bool | None:
+    """None when the gateway sets no key (writes are open), else whether the request carries
+    one of its keys."""
     keys = gateway_of(request).settings.api_keys
     if not keys:
-        return
+        return None
     given = request.headers.get("x-api-key", "")
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer":
@@ -66,10 +78,4 @@ def require_api_key(request: Request) -> None:
     matched = False
     for key in keys:  # every key is compared, so the time says nothing about which matched
         matched |= hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8"))
-    if not matched:
-        raise ApiError(
-            401,
-            UNAUTHORIZED,
-            "a valid API key is required (Authorization: Bearer <key>)",
-            {"WWW-Authenticate": "Bearer"},
-        )
+    return matched

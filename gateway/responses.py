@@ -145,6 +145,7 @@ class RevisionList(BaseModel):
 
 class GatewayInfo(BaseModel):
     api_key_required: bool
+    api_key_accepted: bool | None  # whether this request's key is one (None: no key given/set)
     max_upload_bytes: int
     max_caption_bytes: int
     languages: list[dict[str, str]]  # code, name, native_name: what Whisper speaks

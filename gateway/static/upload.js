@@ -79,14 +79,24 @@ drop.addEventListener("drop", (event) => {
 
 cancel.addEventListener("click", () => request && request.abort());
 
-form.addEventListener("submit", (event) => {
+form.addEventListener("submit", async (event) => {
   event.preventDefault();
   if (!chosen) return showError("Choose a video or audio file first.");
   const problem = problemWith(chosen);
   if (problem) return showError(problem);
-  if (info.api_key_required && !keyInput.value.trim()) {
-    keyInput.focus();
-    return showError("This gateway needs an API key to upload.");
+  if (info.api_key_required) {
+    const key = keyInput.value.trim();
+    if (!key) {
+      keyInput.focus();
+      return showError("This gateway needs an API key to upload.");
+    }
+    // Asked before the upload: a refused key is said at once, not after sending the file.
+    const check = await fetch("/v1/info", { cache: "no-store", headers: { Authorization: "Bearer " + key } });
+    const answer = check.ok ? await check.json() : null;
+    if (answer && answer.api_key_accepted === false) {
+      keyInput.focus();
+      return showError("The API key was not accepted.");
+    }
   }
   setApiKey(keyInput.value.trim());
   upload(chosen);

@@ -1,6 +1,6 @@
 // The watch page: the video, its caption tracks, the transcript panel that follows playback,
 // and the caption editor. It knows the video only through the JSON API.
-import { apiKey, errorMessage, getJSON, setApiKey } from "./api.js";
+import { apiKey, authHeaders, errorMessage, getJSON, setApiKey } from "./api.js";
 import { Editor } from "./editor.js";
 import { Player, trackLabel } from "./player.js";
 import { highlight, renderCues, unsureWords } from "./transcript.js";
@@ -196,9 +196,20 @@ function closeEditor() {
 
 editButton.addEventListener("click", openEditor);
 $("done").addEventListener("click", closeEditor);
-$("save").addEventListener("click", () => {
+$("save").addEventListener("click", async () => {
   setApiKey(keyInput.value.trim());
-  if (editor) editor.save();
+  if (!editor) return;
+  if (info.api_key_required) {
+    // Asked first: a refused key is said at once, before the track is sent.
+    const check = await fetch("/v1/info", { cache: "no-store", headers: authHeaders() });
+    const answer = check.ok ? await check.json() : null;
+    if (answer && answer.api_key_accepted !== true) {
+      keyInput.focus();
+      sayInEditor("The API key was not accepted: type it above and save again.", "bad");
+      return;
+    }
+  }
+  editor.save();
 });
 $("add-cue").addEventListener("click", () => editor && editor.addAt(video.currentTime));
 keyInput.addEventListener("change", () => setApiKey(keyInput.value.trim()));

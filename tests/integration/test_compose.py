@@ -7,14 +7,25 @@ tools are required; a missing one fails these tests rather than skipping them.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
+
+from connectors.storage.file_store import FileStore
+from schemas.manifest import Manifest
+from tests.gateway_process import Gateway, serving
+from tests.services import free_port, wait_for_port
+from transforms.cues import Cue
+from transforms.revisions import commit_generated
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -233,7 +244,9 @@ def test_nginx_conf_text() -> None:
     conf = NGINX_CONF.read_text()
     assert re.search(r"proxy_cache_path \S+ .*keys_zone=autocaption:", conf)
     assert "client_max_body_size 2g;" in conf
-    captions = _location(conf, r"~ ^/v1/videos/[^/]+/captions/[^/]+$")
+    captions = _location(
+        conf, r"~ ^/v1/videos/[^/]+/captions/([^/]+\.(vtt|srt)|[^/]+/revisions/[0-9]+\.vtt)$"
+    )
     source = _location(conf, r"~ ^/v1/videos/[^/]+/source$")
     status = _location(conf, r"~ ^/v1/videos/[^/]+$")
     rest = _location(conf, "/")
@@ -283,3 +296,59 @@ def test_nginx_accepts_conf(tmp_path: Path) -> None:
         timeout=30,
     )
     assert done.returncode == 0, f"nginx -t rejected deploy/nginx.conf:\n{done.stderr}"
+
+
+def test_an_edit_reaches_viewers_through_the_cache_within_its_max_age(
+    tmp_path: Path, bootstrap_servers: str
+) -> None:
+    """deploy/nginx.conf for real, in front of a real gateway (caption max-age 2 s): the cache
+    serves a track, keeps serving it right after an edit, and serves the edit once the max-age
+    has passed."""
+    nginx = _tool("nginx", "nginx-light")
+    storage = FileStore(tmp_path / "storage")
+    manifest = Manifest.ready(
+        "clip", "file:///x.mp4", duration_s=10.0, language="en", tracks=(), model="m", cues=1
+    )
+    storage.put_bytes("videos/clip/clip.mp4", b"\x00\x00\x00\x18ftypmp42")
+    storage.put_bytes("captions/clip/manifest.json", manifest.to_json().encode())
+    commit_generated(storage, "clip", "en", [Cue(1.0, 2.0, ("first words",), ())], kind="captions")
+    prefix = f"cache{uuid.uuid4().hex[:6]}."
+    gateway = Gateway(bootstrap_servers, str(storage.root), f"{prefix}video.uploaded",
+                      "--updated-topic", f"{prefix}captions.updated", "--create-topics",
+                      "--caption-max-age", "2")  # fmt: skip
+    port = free_port()
+    conf = NGINX_CONF.read_text()
+    conf = conf.replace("/var/cache/nginx/autocaption", str(tmp_path / "cache"))
+    conf = conf.replace("/dev/stderr", str(tmp_path / "error.log"))
+    conf = conf.replace("/dev/stdout", str(tmp_path / "access.log"))
+    conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    conf = conf.replace("http://gateway:8080", gateway.url)
+    if os.geteuid() == 0:  # workers keep the test's user, who owns the cache folder
+        conf = "user root;\n" + conf
+    (tmp_path / "nginx.conf").write_text(conf)
+    settings = f"daemon off; pid {tmp_path / 'nginx.pid'};"
+    command = [nginx, "-e", str(tmp_path / "error.log"), "-p", str(tmp_path),
+               "-c", str(tmp_path / "nginx.conf"), "-g", settings]  # fmt: skip
+    with serving(gateway):
+        cache = subprocess.Popen(command, stderr=subprocess.PIPE)
+        try:
+            wait_for_port(port, cache)
+            url = f"http://127.0.0.1:{port}/v1/videos/clip/captions/en.vtt"
+            first = httpx.get(url)
+            assert first.status_code == 200 and "first words" in first.text
+            assert first.headers["cache-control"] == "public, max-age=2"
+            assert httpx.get(url).headers["x-cache-status"] == "HIT"
+            etag = httpx.get(f"{gateway.url}/v1/videos/clip/captions/en").json()["etag"]
+            edit = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nedited words\n"
+            api = f"http://127.0.0.1:{port}/v1/videos/clip/captions/en"
+            saved = httpx.put(api, content=edit, headers={"If-Match": f'"{etag}"'}, timeout=30)
+            assert saved.status_code == 200, saved.text
+            stale = httpx.get(url)
+            assert stale.headers["x-cache-status"] == "HIT" and "first words" in stale.text
+            time.sleep(2.2)
+            fresh = httpx.get(url)
+            assert "edited words" in fresh.text, fresh.headers.get("x-cache-status")
+            assert fresh.headers["x-cache-status"] in ("EXPIRED", "MISS", "REVALIDATED")
+        finally:
+            cache.terminate()
+            cache.wait(10)

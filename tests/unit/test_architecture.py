@@ -26,8 +26,13 @@ PURE = (
     "transforms.domain",
     "transforms.settings",
     "transforms.progress",
+    "transforms.caption_files",
+    "transforms.revisions",
+    "transforms.pending",
     "schemas.events",
     "schemas.manifest",
+    "schemas.updates",
+    "schemas.languages",
     "connectors.storage.layout",
 )
 HEAVY = ("apache_beam", "faster_whisper", "ctranslate2")

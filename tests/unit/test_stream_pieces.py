@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from apache_beam.pvalue import TaggedOutput
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.kafka.config import KafkaConfig, Topics
 from connectors.kafka.records import KafkaRecord
 from connectors.prometheus import ServiceMetrics
+from connectors.storage.file_store import FileStore
+from connectors.storage.s3_store import S3Store
+from connectors.storage.sources import resolve_source
 from pipelines.caption_stream import ParseUploads, StreamSettings, caption_event
-from schemas.errors import ErrorCode, Failure
+from pipelines.commands.stream import file_roots
+from schemas.errors import CaptionError, ErrorCode, Failure
 from schemas.events import TrackRef, UploadRequest
 from transforms.domain import CaptionResult
 from transforms.settings import CaptionOptions
@@ -105,3 +111,22 @@ def test_metrics_render_as_prometheus_counters() -> None:
     assert values["autocaption_last_batch_records"] == 5
     assert values["autocaption_upload_to_answer_seconds_count"] == 3
     assert values["autocaption_upload_to_answer_seconds_bucket"] == 2  # 0.5 and 3.0 <= 5 s
+
+
+def test_a_service_on_a_local_folder_takes_file_sources_from_that_folder_only(
+    tmp_path: Path,
+) -> None:
+    store = FileStore(tmp_path / "storage")
+    upload = store.root / "videos" / "v1" / "talk.mp4"
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"media")
+    outside = tmp_path / "elsewhere.mp4"
+    outside.write_bytes(b"media")
+    roots = file_roots(store, None)
+    assert roots == (str(store.root),)
+    assert resolve_source(upload.as_uri(), file_root=roots) == upload
+    with pytest.raises(CaptionError) as refused:
+        resolve_source(outside.as_uri(), file_root=roots)
+    assert refused.value.code == ErrorCode.INVALID_EVENT
+    assert file_roots(S3Store("bucket"), None) == ()
+    assert file_roots(store, str(tmp_path)) == (str(store.root), str(tmp_path))

@@ -1,0 +1,263 @@
+"""The pages in a real headless Chromium (Debian's, driven by Playwright), over the real stack:
+`autocaption serve` and `autocaption stream` on one local folder (the embedded default), a real
+Kafka broker and the real Whisper weights.
+
+The whole loop a reviewer goes through: upload through `/` with the progress shown, the watch
+page plays and its transcript panel follows playback, a cue edited and saved persists after a
+reload, a save that conflicts with someone else's says so, and cue text holding markup stays
+text (never runs) in the panel and the editor. Screenshots of the three pages at laptop and
+phone width go to `test-artifacts/`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.fixtures.media import DATA_DIR
+from tests.gateway_process import Gateway, serving
+from tests.stream_service import Service, running, wait_for_topics
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+KEY = "pages-" + uuid.uuid4().hex
+LAPTOP = {"width": 1366, "height": 820}
+PHONE = {"width": 390, "height": 844}
+MARKUP = '<img src=x onerror="window.__ran = 1"> <script>window.__ran = 2</script>'
+
+
+@dataclass
+class Site:
+    url: str
+    browser: Browser
+    problems: list[str]
+
+    def page(self, viewport: dict[str, int] = LAPTOP) -> Page:
+        page = self.browser.new_page(viewport=viewport)  # type: ignore[arg-type]
+        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        page.on("dialog", lambda dialog: (self.problems.append(f"dialog: {dialog.message}"),
+                                          dialog.dismiss()))  # fmt: skip
+        return page
+
+
+@pytest.fixture(scope="module")
+def site(
+    bootstrap_servers: str, real_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    storage = str(tmp_path_factory.mktemp("site"))
+    prefix = f"pg{uuid.uuid4().hex[:6]}."
+    service = Service(bootstrap_servers, "", real_model, prefix, f"g-{prefix}", storage)
+    gateway = Gateway(
+        bootstrap_servers, storage, service.topics["video.uploaded"], "--api-key", KEY,
+        "--updated-topic", service.topics["captions.updated"],
+    )  # fmt: skip
+    with running(service), serving(gateway), sync_playwright() as playwright:
+        wait_for_topics(bootstrap_servers, list(service.topics.values()))
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            ARTIFACTS.mkdir(exist_ok=True)
+            yield Site(gateway.url, browser, [])
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def watch_url(site: Site) -> str:
+    """A French recording uploaded through the upload page, with English subtitles asked for."""
+    page = site.page()
+    page.goto(f"{site.url}/")
+    page.wait_for_selector("#language option[value='fr']", state="attached")
+    assert page.locator("#key-field").is_visible()  # this gateway asks for a key
+    _screenshot(page, "upload")
+    page.set_input_files("#file", str(DATA_DIR / "realspeech" / "ej-fra.m4a"))
+    assert "ej-fra.m4a" in page.locator("#file-info").inner_text()
+    page.select_option("#language", "fr")
+    page.check("#translate")
+    page.fill("#api_key", KEY)
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url("**/watch/*", timeout=60_000)
+    url = page.url
+    page.close()
+    return url
+
+
+def test_the_upload_page_shows_the_bytes_sent_then_opens_the_watch_page(site: Site) -> None:
+    page = site.page()
+    page.goto(f"{site.url}/")
+    page.wait_for_selector("#language option[value='fr']", state="attached")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 40_000},
+    )
+    page.set_input_files("#file", str(DATA_DIR / "realspeech" / "hotwords.mp3"))
+    page.fill("#api_key", KEY)
+    page.get_by_role("button", name="Upload").click()
+    seen: list[tuple[int, str]] = []
+    while "/watch/" not in page.url:  # poll the bar while the upload runs
+        try:
+            bar = page.evaluate(
+                "(() => { const p = document.getElementById('progress');"
+                " return p && [p.value, document.getElementById('progress-text').textContent]; })()"
+            )
+        except Exception:  # the page is navigating away: the upload is done
+            break
+        if bar:
+            seen.append((int(bar[0]), bar[1]))
+        time.sleep(0.05)
+    page.wait_for_url("**/watch/*", timeout=60_000)
+    partial = [text for value, text in seen if 0 < value < 100]
+    assert partial, seen
+    assert " of " in partial[0] and "sent" in partial[0]
+    page.close()
+
+
+def test_refused_uploads_are_explained_in_the_page(site: Site, tmp_path: Path) -> None:
+    page = site.page()
+    page.goto(f"{site.url}/")
+    page.wait_for_selector("#language option[value='fr']", state="attached")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a video\n" * 100)
+    page.set_input_files("#file", str(text))
+    assert "not a video or audio file" in page.locator("#error").inner_text()
+    page.set_input_files("#file", str(DATA_DIR / "realspeech" / "jfk.flac"))
+    page.fill("#api_key", "wrong-key")
+    page.get_by_role("button", name="Upload").click()
+    _wait(page, "!document.getElementById('error').hidden")
+    assert page.locator("#error").inner_text() == "The API key was not accepted."
+    page.close()
+
+
+def test_the_watch_page_plays_and_its_transcript_follows(site: Site, watch_url: str) -> None:
+    page = site.page()
+    page.goto(watch_url)
+    _wait_for_cues(page)
+    assert page.locator("h1").inner_text() == "ej-fra.m4a"
+    assert page.title().startswith("ej-fra.m4a")
+    labels = page.locator("#language option").all_inner_texts()
+    assert labels == ["Off", "Français", "English (translation)"]
+    modes = page.evaluate(
+        "Array.from(document.querySelector('video').textTracks).map(t => [t.language, t.mode])"
+    )
+    assert modes == [["fr", "showing"], ["en", "disabled"]]
+    assert page.locator("#download-vtt").get_attribute("href").endswith("/captions/fr.vtt")
+    assert page.locator("#cues mark").count() > 0  # words the model was unsure of
+    # Play from the third cue: it becomes the active one, then playback moves the highlight on.
+    page.evaluate("document.querySelector('video').muted = true")
+    page.locator('#cues [data-cue="2"] .time').click()
+    page.wait_for_selector('#cues [data-cue="2"].active', timeout=15_000)
+    page.wait_for_selector('#cues [data-cue="3"].active', timeout=30_000)
+    assert page.locator("#cues .active").count() == 1
+    assert page.evaluate("document.querySelector('video').currentTime") > 0
+    page.evaluate("document.querySelector('video').pause()")
+    _screenshot(page, "watch")
+    page.select_option("#language", label="English (translation)")
+    _wait(page, "document.getElementById('panel-title').textContent.includes('English')")
+    _wait_for_cues(page)
+    assert "my name is" in page.locator("#cues").inner_text().lower()
+    page.close()
+
+
+def test_an_edited_cue_persists_and_markup_stays_text(site: Site, watch_url: str) -> None:
+    page = site.page()
+    page.goto(watch_url)
+    _wait_for_cues(page)
+    page.get_by_role("button", name="Edit captions").click()
+    page.fill("input[name='api_key']", KEY)
+    row = page.locator('#cues [data-cue="0"]')
+    row.locator("textarea").fill(f"Bonjour, je m'appelle Éric.\n{MARKUP}")
+    row.locator("input[name='end']").fill("0:02.500")
+    warnings = row.locator(".warnings").inner_text()
+    assert "characters" in warnings  # the second line is over 42 characters: a warning
+    _screenshot(page, "editor")
+    page.get_by_role("button", name="Save", exact=True).click()
+    _wait(page, "document.getElementById('save-status').textContent.includes('Saved')")
+    assert page.locator("#save-status").inner_text() == "Saved as revision 2."
+    assert page.locator('#cues [data-cue="0"] textarea').input_value().endswith(MARKUP)
+
+    page.reload()
+    _wait_for_cues(page)
+    first = page.locator('#cues [data-cue="0"] .text')
+    assert first.inner_text() == f"Bonjour, je m'appelle Éric.\n{MARKUP}"
+    assert page.locator("#cues img, #cues script").count() == 0
+    assert page.evaluate("window.__ran === undefined")
+    assert "edited by a person" in page.locator("#panel-meta").inner_text()
+    page.get_by_role("button", name="Edit captions").click()
+    assert page.locator('#cues [data-cue="0"] textarea').input_value().endswith(MARKUP)
+    assert page.evaluate("window.__ran === undefined")
+    assert site.problems == []
+    page.close()
+
+
+def test_a_save_after_someone_elses_says_so_and_offers_their_version(
+    site: Site, watch_url: str
+) -> None:
+    page = site.page()
+    page.goto(watch_url)
+    _wait_for_cues(page)
+    page.get_by_role("button", name="Edit captions").click()
+    page.fill("input[name='api_key']", KEY)
+    page.locator('#cues [data-cue="1"] textarea').fill("My edit, saved second.")
+    # Meanwhile someone else saves the track.
+    api = f"{watch_url.replace('/watch/', '/v1/videos/')}/captions/fr"
+    etag = httpx.get(api).json()["etag"]
+    theirs = "WEBVTT\n\n00:00:00.700 --> 00:00:03.000\nTheir version, saved first.\n"
+    answer = httpx.put(
+        api, content=theirs, headers={"Authorization": f"Bearer {KEY}", "If-Match": f'"{etag}"'}
+    )
+    assert answer.status_code == 200, answer.text
+    page.get_by_role("button", name="Save", exact=True).click()
+    conflict = page.locator("#conflict")
+    conflict.wait_for(state="visible")
+    assert "Someone else saved this track" in conflict.inner_text()
+    _screenshot(page, "conflict", phone=False)
+    page.get_by_role("button", name="Load their version").click()
+    _wait(
+        page,
+        "document.querySelector('#cues [data-cue=\"0\"] textarea')?.value"
+        " === 'Their version, saved first.'",
+    )
+    assert page.locator("#cues li.cue").count() == 1
+    page.close()
+
+
+def test_pages_send_a_strict_content_security_policy(site: Site) -> None:
+    for path in ("/", "/watch/anything", "/static/watch.js"):
+        answer = httpx.get(f"{site.url}{path}")
+        policy = answer.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "default-src 'none'" in policy
+        assert "unsafe" not in policy
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["etag"]
+
+
+def _wait(page: Page, condition: str, timeout_s: float = 30) -> None:
+    """Wait until the expression `condition` is true in the page. (Polled from here: the
+    pages' Content-Security-Policy forbids the string evaluation `wait_for_function` uses.)"""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(condition):
+        assert time.monotonic() < deadline, f"never true: {condition}"
+        time.sleep(0.05)
+
+
+def _wait_for_cues(page: Page) -> None:
+    page.wait_for_selector("#cues li.cue", timeout=120_000)
+
+
+def _screenshot(page: Page, name: str, phone: bool = True) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}-laptop.png"), full_page=True)
+    if phone:
+        size = page.viewport_size
+        page.set_viewport_size(PHONE)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
+        if size:
+            page.set_viewport_size(size)
