@@ -10,14 +10,16 @@ ruff format --check .
 echo "== mypy" >&2
 mypy schemas connectors transforms pipelines gateway
 # Tests use a few Debian programs: Chromium for the browser tests, docker-compose (config
-# validation only, no engine), nginx (`nginx -t` of the cache config), espeak-ng (it speaks
-# the long-form talk of known words), and Java with Maven for the Apache Kafka broker (its jars
-# come from Maven Central). Install what is missing; no test is skipped.
+# validation only, no engine), nginx (the cache config, checked and run), espeak-ng (it speaks
+# the long-form talk of known words), Java with Maven for the Apache Kafka broker (its jars
+# come from Maven Central), and Go, which builds Beam's Prism runner from the Go module proxy.
+# Install what is missing; no test is skipped.
 missing=()
 command -v java >/dev/null || missing+=(default-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 [ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || missing+=(golang)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -34,5 +36,9 @@ fi
 # every test that asserts what the model hears uses them.
 weights=$(python -m tests.fixtures.real_whisper)
 echo "== Whisper base weights: $weights" >&2
+# Beam's Prism runner at the pinned Beam version (built once, about a minute; cached).
+[ -x /usr/local/go/bin/go ] && export PATH="$PATH:/usr/local/go/bin"
+prism=$(python -m tests.services prism)
+echo "== Prism runner: $prism" >&2
 echo "== pytest" >&2
 pytest "$@"

@@ -66,8 +66,10 @@ class Gateway:
 
 @contextmanager
 def serving(gateway: Gateway) -> Iterator[Gateway]:
+    """The gateway, started and stopped; its log must hold no traceback."""
     gateway.start()
     try:
         yield gateway
     finally:
         gateway.stop()
+    assert "Traceback" not in gateway.log_text(), gateway.log_text()[-4000:]

@@ -1,4 +1,5 @@
-"""Real test services on free loopback ports: an Apache Kafka broker and moto_server (S3).
+"""Real test services on free loopback ports: an Apache Kafka broker and moto_server (S3), and
+Beam's Prism runner built from the Go module proxy.
 
 Started once per test session by `tests/integration/conftest.py`, stopped at its end. When
 `AUTOCAPTION_TEST_BOOTSTRAP_SERVERS` or `AWS_ENDPOINT_URL` is set, that server is used instead.
@@ -7,6 +8,11 @@ Kafka is Apache Kafka itself (KRaft, one node that is broker and controller), fr
 Central jars that `deploy/kafka/pom.xml` pins, copied once into `~/.cache/autocaption/jvm/`
 (`$XDG_CACHE_HOME` is honoured) with Maven's strict checksums. Topics are not created on first
 use (`auto.create.topics.enable=false`), as in production.
+
+Prism is `go install github.com/apache/beam/sdks/v2/go/cmd/prism@v<the Beam version we pin>`,
+verified by Go's checksum database as every module download is, and kept in
+`~/.cache/autocaption/prism/`. `python -m tests.services prism` builds it (about a minute)
+and prints its path.
 """
 
 from __future__ import annotations
@@ -29,6 +35,38 @@ KAFKA_POM = REPO / "deploy" / "kafka" / "pom.xml"
 KAFKA_VERSION = "4.4.0"  # as in deploy/kafka/pom.xml and docker-compose.yml
 KAFKA_HEAP = ("-Xms256m", "-Xmx512m")
 CLUSTER_ID = "autocaptionTestClstr0"  # 22 characters, as KRaft wants; one node, one cluster
+
+
+def prism_binary() -> Path:
+    """Beam's Prism runner at the version of the installed Beam SDK, built once and cached."""
+    from importlib import metadata
+
+    version = metadata.version("apache-beam")
+    folder = cache_root().parent / "prism" / f"v{version}"
+    binary = folder / "prism"
+    if binary.exists():
+        return binary
+    go = shutil.which("go") or next(
+        (g for g in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if os.path.exists(g)), None
+    )
+    if go is None:
+        raise RuntimeError("building Beam's Prism runner needs Go (Debian's `golang` package)")
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    module = f"github.com/apache/beam/sdks/v2/go/cmd/prism@v{version}"
+    result = subprocess.run(
+        [go, "install", module],
+        env={**os.environ, "GOBIN": str(staging), "CGO_ENABLED": "0"},
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    if result.returncode != 0 or not (staging / "prism").exists():
+        raise RuntimeError(f"building Prism {version} failed: {result.stderr[-2000:]}")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    return binary
 
 
 def free_port() -> int:
@@ -207,3 +245,12 @@ def s3_server() -> Iterator[str]:
     finally:
         _stop(process)
         log.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["prism"]:
+        print(prism_binary())
+    elif sys.argv[1:] == ["kafka"]:
+        print(kafka_jars())
+    else:
+        sys.exit("usage: python -m tests.services prism|kafka")

@@ -103,12 +103,14 @@ class Service:
 
 @contextmanager
 def running(service: Service, *extra: str) -> Iterator[Service]:
+    """The service, started and, at the end, killed; its log must hold no traceback."""
     service.start(*extra)
     try:
         yield service
     finally:
         if service.alive():
             service.stop(signal.SIGKILL)
+    assert "Traceback" not in service.log_text(), service.log_text()[-4000:]
 
 
 def upload(bucket: str, video_id: str, path: Path) -> str:

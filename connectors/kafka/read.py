@@ -10,7 +10,7 @@ from connectors.kafka.admin import partitions_of
 from connectors.kafka.bounded import _ReadRangeFn
 from connectors.kafka.config import KafkaConfig
 from connectors.kafka.records import PartitionRange
-from connectors.kafka.unbounded import _ReadPartitionFn
+from connectors.kafka.unbounded import _Finalizable, _ReadPartitionFn
 
 
 class ReadFromKafka(beam.PTransform):
@@ -67,6 +67,7 @@ class ReadFromKafka(beam.PTransform):
             | "Impulse" >> beam.Impulse()
             | "Partitions" >> beam.FlatMap(lambda _: partitions_of(config, topics))
             | "Spread" >> beam.Reshuffle()
+            | "Finalizable" >> beam.ParDo(_Finalizable())
             | "ReadPartitions"
             >> beam.ParDo(
                 _ReadPartitionFn(

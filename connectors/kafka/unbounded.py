@@ -3,6 +3,19 @@
 Each partition is one element of a splittable DoFn that takes what is there, then defers the
 rest; the watermark follows message timestamps (an idle partition's moves with the clock), and
 offsets are committed when the runner finalizes the bundle that read them.
+
+Every bundle that Beam's Prism runner will finalize registers a callback. Prism asks the SDK to
+finalize every bundle of a stage that declares finalization, not only the bundles whose
+`ProcessBundleResponse` asked for it; the Python SDK releases a bundle that registered no
+callback as soon as it is processed, so each such request failed with "Bundle is not in a
+finalizable state" (132 tracebacks in one run). So every call of the read registers one, also a
+call that read nothing (it commits the position the group already has), and so does
+`_Finalizable`, fused before the read into the stage where the SDK pairs each partition with
+its restriction: that stage carries the read's ParDo payload, and with it the declaration,
+but runs no code of ours.
+
+`drain()` ends every read of this process at its current position, so a streaming pipeline
+finishes what it has read and stops with its offsets committed (the service's SIGTERM).
 """
 
 from __future__ import annotations
@@ -37,10 +50,31 @@ READER_IDLE_CLOSE_S: Final = 300.0
 # timestamped (by its producer) longer ago than this, arriving later, is late.
 IDLE_WATERMARK_LAG_S: Final = 10.0
 
+_DRAINING = threading.Event()
+
+
+def drain() -> None:
+    """Stop reading: every unbounded read in this process ends at its next call, where it is.
+
+    Records already read go on through the pipeline, which then finishes. The workers must run
+    in this process (Prism or the portable runner with LOOPBACK workers); Flink is stopped with
+    its own drain (`flink stop --drain`)."""
+    _DRAINING.set()
+
 
 class _UnboundedOffsetTracker(OffsetRestrictionTracker):
+    """Offsets of one partition from a start to "for ever". Only checkpoints split it (the
+    read stops where it is and resumes later): a split at a fraction of [start, 2**63) would
+    put the rest at an offset no record has (Prism asks for one at 0.5: 2**62, which was then
+    committed as the group's position), and one partition is read by one reader anyway."""
+
     def is_bounded(self) -> bool:
         return bool(self.current_restriction().stop < UNBOUNDED_STOP)
+
+    def try_split(self, fraction_of_remainder: float) -> Any:
+        if fraction_of_remainder > 0 and not self.is_bounded():
+            return None
+        return super().try_split(fraction_of_remainder)
 
 
 @dataclass
@@ -64,6 +98,7 @@ class _ConsumerPool:
         self._lock = threading.Lock()
         self._readers: dict[tuple[KafkaConfig, str, int], _PartitionReader] = {}
         self._committers: dict[KafkaConfig, Consumer] = {}
+        self._committed: dict[tuple[KafkaConfig, str, int], int] = {}
 
     def reader(
         self, config: KafkaConfig, topic: str, partition: int, start: int
@@ -106,11 +141,21 @@ class _ConsumerPool:
         _close_quietly(closing)
 
     def commit(self, config: KafkaConfig, offsets: list[TopicPartition]) -> None:
+        """Commit `offsets` for the group, skipping those it committed already."""
         with self._lock:
+            fresh = [
+                tp
+                for tp in offsets
+                if self._committed.get((config, tp.topic, tp.partition), -1) < tp.offset
+            ]
+            if not fresh:
+                return
             committer = self._committers.get(config)
             if committer is None:
                 committer = self._committers[config] = Consumer(config.consumer_config())
-            committer.commit(offsets=offsets, asynchronous=False)
+            committer.commit(offsets=fresh, asynchronous=False)
+            for tp in fresh:
+                self._committed[(config, tp.topic, tp.partition)] = tp.offset
 
     def close_all(self) -> None:
         with self._lock:
@@ -170,6 +215,19 @@ _SELF_RESTRICTION: Final = beam.DoFn.RestrictionParam()  # the DoFn is its own p
 _MANUAL_WATERMARK: Final = beam.DoFn.WatermarkEstimatorParam(
     ManualWatermarkEstimator.default_provider()
 )
+
+
+class _Finalizable(beam.DoFn):
+    """Passes elements on; registers an empty finalization callback for its bundle (see the
+    module's docstring: Prism finalizes every bundle of the stage it is fused into)."""
+
+    def process(self, element: Any, finalizer: Any = beam.DoFn.BundleFinalizerParam) -> Any:
+        finalizer.register(_nothing)
+        yield element
+
+
+def _nothing() -> None:
+    pass
 
 
 class _ReadPartitionFn(beam.DoFn, _UnboundedPartitionProvider):
@@ -235,9 +293,13 @@ class _ReadPartitionFn(beam.DoFn, _UnboundedPartitionProvider):
         now = time.monotonic()
         if read:
             reader.last_data = now
-            commit = [TopicPartition(topic, partition, reader.next_offset)]
-            finalizer.register(lambda: _POOL.commit(self._config, commit))
+        # Registered in every call, also one that read nothing: see the module's docstring.
+        commit = [TopicPartition(topic, partition, reader.next_offset)]
+        finalizer.register(lambda: _POOL.commit(self._config, commit))
         if split:
+            return
+        if _DRAINING.is_set():
+            tracker.try_claim(UNBOUNDED_STOP)  # claims nothing: ends the restriction here
             return
         if read:
             tracker.defer_remainder(Duration.of(0))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import apache_beam as beam
@@ -150,6 +150,23 @@ class EventPublisher:
             self._producer.poll(0.05)
         if errors or not done.is_set():
             reason = errors[0] if errors else f"not acknowledged within {self.timeout_s} s"
+            raise KafkaDeliveryError(f"{topic}: {reason}")
+
+    def publish_all(self, topic: str, messages: Iterable[tuple[str | bytes | None, bytes]]) -> None:
+        """Publish (key, value) pairs, all in flight at once; `KafkaDeliveryError` unless the
+        broker acknowledged every one."""
+        errors: list[str] = []
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                errors.append(error.str())
+
+        for key, value in messages:
+            _produce(self._producer, topic, _as_bytes(key), value, on_delivery)
+            self._producer.poll(0)
+        left = self._producer.flush(self.timeout_s + 5.0)
+        if errors or left:
+            reason = errors[0] if errors else f"{left} not acknowledged within {self.timeout_s} s"
             raise KafkaDeliveryError(f"{topic}: {reason}")
 
     def close(self, timeout_s: float = 5.0) -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
+import signal
+import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -99,7 +103,7 @@ def file_roots(store: ObjectStore, file_root: str | None) -> tuple[str, ...]:
 def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     """Run the service until a signal (or `--exit-when-idle`) stops it."""
     from connectors.prometheus import ServiceMetrics, serve_metrics
-    from pipelines.caption_stream import StreamSettings, build_unbounded
+    from pipelines.caption_stream import StreamSettings
     from pipelines.micro_batches import Shutdown, run_micro_batches
 
     store = open_storage(args.storage, "--storage")
@@ -122,13 +126,7 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
         log.info("metrics on :%d/metrics", server.server_address[1])
     idle = float(args.exit_when_idle) if args.exit_when_idle is not None else None
     if args.runner.lower() not in LOCAL_RUNNERS:
-        from connectors.kafka.admin import wait_for_topics
-
-        wait_for_topics(settings.kafka, settings.topics.all)  # partitions are read at start
-        pipeline = make_pipeline(args.runner, [*beam_args, "--streaming"])
-        build_unbounded(pipeline, settings, stop_after_idle_s=idle)
-        pipeline.run().wait_until_finish()
-        return 0
+        return run_unbounded(args, beam_args, settings, idle)
     shutdown = Shutdown()
     shutdown.install()
     log.info(
@@ -147,3 +145,66 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     )
     log.info("stream: stopped", extra={"event": "stopped"})
     return 0
+
+
+def run_unbounded(
+    args: argparse.Namespace, beam_args: list[str], settings: Any, idle: float | None
+) -> int:
+    """The graph once, as a streaming pipeline over the unbounded Kafka source (Prism, Flink).
+
+    The first SIGTERM (or Ctrl-C) drains: the source stops at its position, what was read is
+    answered, the last offsets are committed as the runner finalizes those bundles, and the
+    pipeline finishes (workers in this process: Prism, or LOOPBACK; on Flink, stop the job with
+    `flink stop --drain`). A second one cancels the pipeline at once."""
+    from connectors.kafka.admin import wait_for_topics
+    from connectors.kafka.unbounded import drain
+    from pipelines.caption_stream import build_unbounded
+
+    wait_for_topics(settings.kafka, settings.topics.all)  # partitions are read at start
+    pipeline = make_pipeline(args.runner, [*beam_args, "--streaming"])
+    build_unbounded(pipeline, settings, stop_after_idle_s=idle)
+    result = pipeline.run()
+    signals = 0
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            log.warning("signal %d: draining (reads stop, what was read is answered)", signum)
+            drain()
+        else:
+            log.warning("second signal: cancelling the pipeline")
+            result.cancel()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info(
+        "stream: %s on %s -> %s, %s, %s (group %s)",
+        settings.topics.uploaded,
+        args.runner,
+        settings.topics.ready,
+        settings.topics.failed,
+        settings.topics.updated,
+        settings.kafka.group_id,
+        extra={"event": "started"},
+    )
+    try:
+        state = result.wait_until_finish()
+        _wait_for_workers_to_leave()
+    finally:
+        # The runner's job server (Prism's own process) stops at interpreter exit, which this
+        # command skips (`pipelines.cli.entry`): run the exit handlers now, or it stays behind.
+        atexit._run_exitfuncs()
+    log.info("stream: stopped (%s)", state, extra={"event": "stopped"})
+    return 0 if signals < 2 else 143
+
+
+def _wait_for_workers_to_leave(timeout_s: float = 10.0) -> None:
+    """Wait until this process's SDK workers (LOOPBACK) closed their state streams: the runner
+    tells them to stop when the job ends, and a job server stopped before they did resets the
+    streams under them (a traceback from the SDK's `read_state` thread)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(t.name == "read_state" for t in threading.enumerate()):
+            return
+        time.sleep(0.05)

@@ -9,12 +9,17 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from connectors.kafka.admin import ensure_topics
+from connectors.kafka.config import KafkaConfig
+from tests.stream_service import Service, collect, running
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {  # video_id -> (kind, make_media options)
@@ -197,3 +202,71 @@ def test_a_killed_backfill_resumes_without_redoing_finished_videos(
     assert {k for k, r in rows.items() if r["status"] == "ready"} == set(ids) - set(done_before)
     after = manifests()
     assert all(after[k] == created for k, created in done_before.items())  # not redone
+
+
+# --- through a fleet of workers ------------------------------------------------------------------
+
+SAME = ("video_id", "source", "status", "error_code", "duration_s", "language", "cues", "model")
+
+
+def test_a_fleet_of_workers_makes_the_local_report_and_a_dying_worker_loses_nothing(
+    library, bucket: str, bootstrap_servers: str, scripted_model: Path, tmp_path: Path, media
+) -> None:  # type: ignore[no-untyped-def]
+    s3 = boto3.client("s3")
+    extra = media("wav", name="fleet.wav", clip="speech_b")
+    for i in range(12):  # a longer run, so one worker dies while the other has work left
+        s3.upload_file(str(extra), bucket, f"uploads/fleet-{i:02d}.wav")
+    rows = [{"video_id": k, "source": v} for k, v in library.items()]
+    rows += [{"video_id": f"f-{i:02d}", "source": f"s3://{bucket}/uploads/fleet-{i:02d}.wav"}
+             for i in range(12)]  # fmt: skip
+    manifest = tmp_path / "videos.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), manifest)
+    model = ["--model", str(scripted_model)]
+    local, _ = backfill("--manifest", str(manifest), "--storage", f"s3://{bucket}/local", *model,
+                        "--report", str(tmp_path / "local.parquet"))  # fmt: skip
+    assert local.returncode == 1, local.stderr
+
+    prefix = f"fl{uuid.uuid4().hex[:6]}."
+    group = f"backfill-{uuid.uuid4().hex[:6]}"
+    storage = f"s3://{bucket}/fleet"
+    workers = [
+        Service(bootstrap_servers, bucket, scripted_model, prefix, group, storage) for _ in "ab"
+    ]
+    for worker in workers:  # the stream service on the backfill topic, a group of its own
+        worker.topics["video.uploaded"] = f"{prefix}video.backfill"
+    ensure_topics(KafkaConfig(bootstrap_servers), list(workers[0].topics.values()))
+    fleet = ["--bootstrap-servers", bootstrap_servers,
+             "--uploaded-topic", f"{prefix}video.backfill",
+             "--ready-topic", workers[0].topics["captions.ready"],
+             "--failed-topic", workers[0].topics["captions.failed"]]  # fmt: skip
+    command = [sys.executable, "-m", "pipelines.cli", "backfill", "--manifest", str(manifest),
+               "--storage", storage, *model, *fleet, "--wait", "400"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with (
+        running(workers[0], "--max-batch-records", "2"),
+        running(workers[1], "--max-batch-records", "2"),
+    ):
+        client = subprocess.Popen([*command, "--report", str(tmp_path / "fleet.parquet")],
+                                  env=env, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        collect(bootstrap_servers, [workers[0].topics["captions.ready"]],
+                lambda e: len(e) >= 3, timeout=180)  # fmt: skip
+        workers[0].stop(signal.SIGKILL)  # one worker dies mid-way; the group moves its work
+        _, stderr = client.communicate(timeout=480)
+        assert client.returncode == 1, stderr  # the broken objects failed
+        assert "Traceback" not in stderr
+
+        fleet_rows = report(tmp_path / "fleet.parquet")
+        local_rows = report(tmp_path / "local.parquet")
+        assert set(fleet_rows) == set(local_rows) and len(fleet_rows) == 26
+        for video_id, row in local_rows.items():
+            assert {k: fleet_rows[video_id][k] for k in SAME} == {k: row[k] for k in SAME}
+        assert all(r["processing_s"] > 0 for r in fleet_rows.values())
+
+        again_report = ["--skip-existing", "--report", str(tmp_path / "again.parquet")]
+        again = subprocess.run([*command, *again_report],
+                               env=env, capture_output=True, text=True, timeout=480)  # fmt: skip
+        assert again.returncode == 1, again.stderr
+        rows_again = report(tmp_path / "again.parquet")
+        ready = {k for k, r in fleet_rows.items() if r["status"] == "ready"}
+        assert {k for k, r in rows_again.items() if r["status"] == "skipped"} == ready
+        assert {k for k, r in rows_again.items() if r["status"] == "failed"} == set(BROKEN)

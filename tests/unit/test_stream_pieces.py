@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from apache_beam.io.restriction_trackers import OffsetRange
 from apache_beam.pvalue import TaggedOutput
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.kafka.config import KafkaConfig, Topics
 from connectors.kafka.records import KafkaRecord
+from connectors.kafka.unbounded import UNBOUNDED_STOP, _UnboundedOffsetTracker
 from connectors.prometheus import ServiceMetrics
 from connectors.storage.file_store import FileStore
 from connectors.storage.s3_store import S3Store
@@ -130,3 +132,12 @@ def test_a_service_on_a_local_folder_takes_file_sources_from_that_folder_only(
     assert refused.value.code == ErrorCode.INVALID_EVENT
     assert file_roots(S3Store("bucket"), None) == ()
     assert file_roots(store, str(tmp_path)) == (str(store.root), str(tmp_path))
+
+
+def test_an_unbounded_partition_splits_only_at_checkpoints() -> None:
+    tracker = _UnboundedOffsetTracker(OffsetRange(5, UNBOUNDED_STOP))
+    assert tracker.try_split(0.5) is None  # no offset past the records for the rest
+    assert tracker.try_claim(5) and tracker.try_claim(6)
+    primary, residual = tracker.try_split(0)  # a checkpoint: the rest resumes where it stopped
+    assert (primary.start, primary.stop) == (5, 7)
+    assert (residual.start, residual.stop) == (7, UNBOUNDED_STOP)
