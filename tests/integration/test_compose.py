@@ -76,6 +76,8 @@ def test_services(config: dict[str, Any]) -> None:
         "kafka",
         "minio",
         "minio-init",
+        "worker",
+        "backfill-worker",
         "flink-jobmanager",
         "flink-taskmanager",
         "beam-job-server",
@@ -83,6 +85,27 @@ def test_services(config: dict[str, Any]) -> None:
         "gateway",
         "cache",
     }
+
+
+def test_the_worker_fleet_is_the_default_shape_and_flink_a_profile(config: dict[str, Any]) -> None:
+    services = config["services"]
+    for name in ("flink-jobmanager", "flink-taskmanager", "beam-job-server", "stream-job"):
+        assert services[name]["profiles"] == ["flink"], name
+    for name, topic, group in (("worker", None, "autocaption"),
+                               ("backfill-worker", "video.backfill", "backfill")):  # fmt: skip
+        worker = services[name]
+        assert "profiles" not in worker
+        # scales with --scale NAME=N: no fixed container name, no published port
+        assert "container_name" not in worker and "ports" not in worker
+        command = _command(worker)
+        assert worker["entrypoint"] == ["autocaption"] and "stream" in command
+        assert command[command.index("--group-id") + 1] == group
+        assert command[command.index("--storage") + 1] == "s3://captions"
+        if topic:
+            assert command[command.index("--uploaded-topic") + 1] == topic
+        else:
+            assert "--uploaded-topic" not in command and "--runner" not in command
+        assert worker["environment"]["AWS_ENDPOINT_URL"] == "http://minio:9000"
 
 
 def test_volumes(config: dict[str, Any]) -> None:
@@ -204,10 +227,13 @@ def test_gpu_override() -> None:
 
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     config = _config(COMPOSE, ROOT / "deploy" / "docker-compose.gpu.yml", env=env)
-    gpu = config["services"]["flink-taskmanager-gpu"]
-    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
-    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
-    assert Path(gpu["build"]["context"]) == ROOT
+    for name in ("worker-gpu", "flink-taskmanager-gpu"):
+        gpu = config["services"][name]
+        devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+        assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+        assert Path(gpu["build"]["context"]) == ROOT
+    assert "--device" in _command(config["services"]["worker-gpu"])
+    assert config["services"]["flink-taskmanager-gpu"]["profiles"] == ["flink"]
 
 
 def test_dockerfile() -> None:
