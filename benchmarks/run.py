@@ -1,11 +1,14 @@
 """Every benchmark in one command: prints a table and writes BENCHMARKS.md.
 
-    .venv/bin/python -m benchmarks.run [--quick] [--only throughput,memory,latency,control,profile]
+    .venv/bin/python -m benchmarks.run [--quick] [--only SECTION,...]
+
+Sections: throughput, memory, latency, control, fleet, profile (all by default).
 
 throughput: `autocaption caption` against faster-whisper alone, time and word error rate, on a
 10-minute talk and on 43 short clips; memory: peak RSS and the last cue of a 2-hour talk;
 latency: the stream service's overhead over pure transcription; control: uploads per second
-through the stream service (micro model); profile: where ours spends its time. Everything but
+through the stream service (micro model); fleet: one stream worker against two, as live uploads
+and as a backfill through the fleet; profile: where ours spends its time. Everything but
 the control plane runs the real Whisper base weights. A full run (no --only) rewrites
 BENCHMARKS.md, with the hand-written reading in benchmarks/findings.md appended.
 """
@@ -20,10 +23,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import memory, profile_caption, stream_latency, throughput
+from benchmarks import fleet, memory, profile_caption, stream_latency, throughput
 from benchmarks.measure import REPO, Row, Section, log, machine
 
-SECTIONS = ("throughput", "memory", "latency", "control", "profile")
+SECTIONS = ("throughput", "memory", "latency", "control", "fleet", "profile")
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
 
 
@@ -34,6 +37,7 @@ def plan(quick: bool) -> dict[str, Callable[[Path], Section]]:
         "memory": memory.run,
         "latency": lambda work: stream_latency.run_latency(work, uploads=10 if quick else 20),
         "control": lambda work: stream_latency.run_control(work, uploads=200 if quick else 500),
+        "fleet": lambda work: fleet.run(work / "fleet"),
         "profile": profile_caption.run,
     }
 
