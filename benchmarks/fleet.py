@@ -172,20 +172,37 @@ def warm_up(bootstrap: str, storage: Path, topic: str, clip: Path, answers: Answ
     answers.wait_for({v for v, _ in uploads})
 
 
-def stream_run(work: Path, bootstrap: str, count: int, clips: list[tuple[Path, str]]) -> dict:
-    storage = work / f"stream-{count}"
-    shutil.rmtree(storage, ignore_errors=True)
-    topic, group = f"video.uploaded.{count}", f"fleet-{count}-{uuid.uuid4().hex[:6]}"
+@contextmanager
+def fleet_of(
+    work: Path, bootstrap: str, kind: str, count: int, warm: Path
+) -> Iterator[tuple[Path, str, Answers, list[str]]]:
+    """`count` warmed-up workers on a topic of their own, with fresh storage: (storage, topic,
+    the answers read from their start, the workers' command)."""
+    storage = work / f"{kind}-{count}"
+    shutil.rmtree(storage, ignore_errors=True)  # old manifests would answer the uploads
+    topic, group = f"video.{kind}.{count}", f"{kind}-{count}-{uuid.uuid4().hex[:6]}"
     ensure_topics(KafkaConfig(bootstrap), [topic], partitions=PARTITIONS)
     answers = Answers(bootstrap)
-    with workers(bootstrap, storage, count, topic, group, work) as command:
-        wait_for_members(bootstrap, group, count)
-        warm_up(bootstrap, storage, topic, clips[0][0], answers)
+    try:
+        with workers(bootstrap, storage, count, topic, group, work) as command:
+            wait_for_members(bootstrap, group, count)
+            warm_up(bootstrap, storage, topic, warm, answers)
+            yield storage, topic, answers, command
+    finally:
+        answers.close()
+
+
+def stream_run(work: Path, bootstrap: str, count: int, clips: list[tuple[Path, str]]) -> dict:
+    with fleet_of(work, bootstrap, "stream", count, clips[0][0]) as (
+        storage,
+        topic,
+        answers,
+        command,
+    ):
         uploads = stage_clips(storage, clips, f"s{count}")
         sent = publish(bootstrap, topic, uploads)
         ids = [v for v, _ in uploads]
         answers.wait_for(set(ids))
-    answers.close()
     latencies = [answers.at[v] - sent for v in ids]
     seconds = max(latencies)
     return {
@@ -200,15 +217,7 @@ def stream_run(work: Path, bootstrap: str, count: int, clips: list[tuple[Path, s
 
 
 def backfill_run(work: Path, bootstrap: str, count: int, clips: list[tuple[Path, str]]) -> dict:
-    storage = work / f"backfill-{count}"
-    shutil.rmtree(storage, ignore_errors=True)
-    topic, group = f"video.backfill.{count}", f"backfill-{count}-{uuid.uuid4().hex[:6]}"
-    ensure_topics(KafkaConfig(bootstrap), [topic], partitions=PARTITIONS)
-    answers = Answers(bootstrap)
-    with workers(bootstrap, storage, count, topic, group, work):
-        wait_for_members(bootstrap, group, count)
-        warm_up(bootstrap, storage, topic, clips[0][0], answers)
-        answers.close()
+    with fleet_of(work, bootstrap, "backfill", count, clips[0][0]) as (storage, topic, _, _):
         uploads = stage_clips(storage, clips, f"b{count}")
         manifest = work / f"backfill-{count}.parquet"
         pq.write_table(

@@ -56,7 +56,6 @@ from schemas.events import UploadRequest, utc_timestamp
 from schemas.ids import is_language_code
 from schemas.languages import is_whisper_language
 from schemas.manifest import Manifest
-from schemas.updates import CaptionsUpdated
 from transforms.caption_files import CaptionFileError, read_caption_file
 from transforms.pending import mark_pending, pending_tracks
 from transforms.revisions import (
@@ -315,15 +314,8 @@ def _save(
 def _announce(gateway: Gateway, video_id: str, change: TrackChange) -> None:
     """Publish the change as `captions.updated`. The change stands either way: a broker that is
     down is logged, not answered with an error the client could only retry into a conflict."""
-    event = CaptionsUpdated.for_change(
-        video_id,
-        change.language,
-        kind=change.meta.kind,
-        revision=change.meta.revision,
-        generated=change.meta.generated,
-        current=change.current,
-        change=change.change,
-        tracks=track_files(gateway.store, video_id, change.language, change.meta),
+    event = change.event(
+        video_id, track_files(gateway.store, video_id, change.language, change.meta)
     )
     try:
         gateway.publisher.publish(

@@ -26,7 +26,6 @@ from connectors.kafka.write import WriteToKafka
 from schemas.errors import CaptionError, ErrorCode, Failure
 from schemas.events import CaptionsFailed, CaptionsReady, UploadRequest, parse_upload_event
 from schemas.ids import is_safe_video_id
-from schemas.updates import CaptionsUpdated
 from transforms.caption import CaptionVideos
 from transforms.domain import CaptionResult
 from transforms.settings import CaptionOptions
@@ -91,16 +90,7 @@ def answer_events(
             refs = [
                 t for t in result.tracks if t.language == change.language and t.format != "json"
             ]
-            updated = CaptionsUpdated.for_change(
-                result.video_id,
-                change.language,
-                kind=change.meta.kind,
-                revision=change.meta.revision,
-                generated=change.meta.generated,
-                current=change.current,
-                change=change.change,
-                tracks=refs if change.current else [],
-            )
+            updated = change.event(result.video_id, refs if change.current else [])
             events.append((topics.updated, result.video_id, updated.to_json()))
     return events
 

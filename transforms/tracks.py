@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from schemas.events import TrackRef
 from schemas.transcript import Transcript
+from schemas.updates import CaptionsUpdated
 from transforms.cues import Cue
 from transforms.languages import RIGHT_TO_LEFT
 
@@ -54,6 +56,19 @@ class TrackChange:
     meta: TrackMeta  # the revision made (or, for a deletion, the one taken out of service)
     current: bool  # whether that revision is now the one served
     etag: str | None = None  # the served .vtt's new ETag, when it changed
+
+    def event(self, video_id: str, tracks: Sequence[TrackRef]) -> CaptionsUpdated:
+        """The `captions.updated` event of this change; `tracks`: the files it touched."""
+        return CaptionsUpdated.for_change(
+            video_id,
+            self.language,
+            kind=self.meta.kind,
+            revision=self.meta.revision,
+            generated=self.meta.generated,
+            current=self.current,
+            change=self.change,
+            tracks=tracks,
+        )
 
 
 def read_track_meta(vtt: str) -> TrackMeta | None:
