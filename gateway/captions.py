@@ -158,12 +158,12 @@ async def put_track(video_id: str, lang: str, request: Request) -> JSONResponse:
         _save, gateway.store, video_id, lang, body, if_match, if_none_match
     )
     await run_in_threadpool(_announce, gateway, video_id, change)
-    track = await run_in_threadpool(_track, gateway.store, video_id, lang)
-    entry = caption_entry(gateway.base_url(request), video_id, lang, track, None, None)
+    saved = CurrentTrack(lang, change.etag or "", change.meta, "")  # this save, not a later one
+    entry = caption_entry(gateway.base_url(request), video_id, lang, saved, None, None)
     return JSONResponse(
         entry,
         status_code=201 if if_none_match else 200,
-        headers={"ETag": quoted(track.etag), "Location": entry["url"], "Cache-Control": "no-store"},
+        headers={"ETag": quoted(saved.etag), "Location": entry["url"], "Cache-Control": "no-store"},
     )
 
 

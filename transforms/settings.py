@@ -55,7 +55,8 @@ class CaptionOptions:
     initial_prompt: str | None = None
     max_duration_s: float | None = 4 * 3600.0
     max_source_bytes: int | None = 8 * 2**30  # s3:// sources are staged in a bounded temp file
-    # file:// sources are accepted only under these folders (none: file:// is refused)
+    # file:// sources must lie under one of these folders; empty: anywhere (the inputs a user
+    # names to `caption` and `backfill`; the stream service then refuses file:// events)
     file_roots: tuple[str, ...] = ()
     captions_root: str = CAPTIONS_ROOT  # "": outputs directly under the storage URL (the CLI)
     # Spread one long video's chunks over workers. Off locally: the FnApiRunner would hold every

@@ -309,6 +309,18 @@ def test_a_wrong_language_track_is_made_again_in_the_right_one(stack: Stack) -> 
     ]
     assert "Éric" in stack.client.get("/v1/videos/french/captions/fr.vtt").text
 
+    # English asked for French speech: its translation, a track of its own (subtitles).
+    assert (
+        stack.client.post("/v1/videos/french/captions/en/generate", headers=AUTH).status_code == 202
+    )
+    en = _wait_made(stack, "french", "en")
+    assert (en["kind"], en["generated"], en["label"]) == ("subtitles", True, "English")
+    english = " ".join(c["text"] for c in stack.track("french", "en")["cues"]).lower()
+    assert "my name is" in english, english
+    assert (
+        "Éric" in stack.client.get("/v1/videos/french/captions/fr.vtt").text
+    )  # still the person's
+
 
 def _wait_made(stack: Stack, video_id: str, lang: str, timeout_s: float = 180) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
