@@ -186,16 +186,18 @@ def commit_generated(
     *,
     kind: Literal["captions", "subtitles"],
     with_srt: bool = True,
+    manifest: bool = True,
 ) -> TrackChange | None:
     """A model's track: a new revision, current unless a person's revision is. None when the
-    current revision is a model's with these very cues (a replay): nothing is made."""
+    current revision is a model's with these very cues (a replay): nothing is made.
+    `manifest=False`: the caller brings the manifest in line itself, after its tracks."""
     body = write_vtt(cues, language)
     claimed: tuple[TrackMeta, str] | None = None
     for _ in range(ATTEMPTS):
         current = current_track(store, video_id, language)
         if current is not None and claimed is None:
             if current.meta.generated and without_meta(current.text) == body:
-                sync_track(store, video_id, language, with_srt=with_srt)
+                sync_track(store, video_id, language, with_srt=with_srt, manifest=manifest)
                 return None
             _keep(store, video_id, current)
         if claimed is None:
@@ -207,28 +209,38 @@ def commit_generated(
             etag = _replace_current(store, video_id, language, text, current)
         except PreconditionFailed:
             continue  # the track moved meanwhile: look again
-        sync_track(store, video_id, language, with_srt=with_srt)
+        made = CurrentTrack(language, etag, meta, text)
+        sync_track(store, video_id, language, with_srt=with_srt, manifest=manifest, known=made)
         return TrackChange(language, "generated", meta, True, etag)
     raise RuntimeError(f"the {language} track of {video_id!r} kept changing; not committed")
 
 
 def sync_track(
-    store: ObjectStore, video_id: str, language: str, *, with_srt: bool | None = None
+    store: ObjectStore,
+    video_id: str,
+    language: str,
+    *,
+    with_srt: bool | None = None,
+    manifest: bool = True,
+    known: CurrentTrack | None = None,
 ) -> None:
     """Bring the `.srt` and the manifest's entries in line with the current `.vtt`.
 
-    The `.srt` is written when `with_srt` is True, or (None) when one exists already. Repeats
-    until the `.vtt` stayed as it was read, so the last of several writers leaves both in line.
+    The `.srt` is written when `with_srt` is True, or (None) when one exists already; the
+    manifest unless `manifest` is False. Repeats until the `.vtt` stayed as it was read, so the
+    last of several writers leaves both in line. `known`: the current revision as its writer
+    just wrote it (one read fewer).
     """
     srt = track_key(video_id, language, "srt")
     for _ in range(ATTEMPTS):
-        current = current_track(store, video_id, language)
+        current, known = known or current_track(store, video_id, language), None
         if current is None:
             store.delete(srt)
         elif with_srt or (with_srt is None and store.exists(srt)):
             cues = read_caption_file(without_meta(current.text).encode("utf-8"))
             store.put_bytes(srt, write_srt(cues, language).encode("utf-8"), content_type_for(srt))
-        sync_manifest(store, video_id)
+        if manifest:
+            sync_manifest(store, video_id)
         after = current_track(store, video_id, language)
         if (after.etag if after else None) == (current.etag if current else None):
             return

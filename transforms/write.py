@@ -135,7 +135,13 @@ def _write_revisions(
         def commit(item: tuple[Transcript, list[Cue], Literal["captions", "subtitles"]]) -> Any:
             transcript, cues, kind = item
             return commit_generated(
-                store, video_id, transcript.language, cues, kind=kind, with_srt=with_srt
+                store,
+                video_id,
+                transcript.language,
+                cues,
+                kind=kind,
+                with_srt=with_srt,
+                manifest=False,  # synced once below, with every track
             )
 
         changes = tuple(c for c in _WRITERS.map(commit, laid_out) if c is not None)
