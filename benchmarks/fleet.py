@@ -354,12 +354,13 @@ def add_rows(section: Section, kind: str, results: dict, clips: int) -> None:
         "filled in turn. "
         + (
             "Time: from publishing the events to the last answer; p50/p95: event to answer "
-            "within that burst (a queue: the last clips wait for the first)."
+            "within that burst (a queue: each worker takes what is waiting, up to "
+            "`--max-batch-records`, as one micro-batch and answers it together)."
             if kind == "stream"
             else "Time: the report's largest `processing_s` (rows published -> last answer)."
         ),
         f"- one worker: {one['seconds']:.1f} s; two workers: {two['seconds']:.1f} s; "
-        f"ratio {ratio:.2f}x. WER {one['score'].show()} / {two['score'].show()}.",
+        f"ratio {ratio:.2f}x. One worker: {one['score'].show()}; two: {two['score'].show()}.",
         "",
     ]
     section.commands.append(shown(results[2]["command"]))
