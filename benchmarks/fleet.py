@@ -41,9 +41,9 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from benchmarks.measure import AUTOCAPTION, REPO, Row, Section, log, percentile, shown
+from benchmarks.throughput import heard_text
 from connectors.kafka.admin import ensure_topics
 from connectors.kafka.config import KafkaConfig
-from schemas.transcript import Segment, join_words
 from tests.fixtures.longform import short_clips
 from tests.fixtures.real_whisper import real_whisper_model
 from tests.fixtures.scoring import Score, score_many
@@ -138,12 +138,7 @@ def publish(bootstrap: str, topic: str, uploads: list[tuple[str, str]]) -> float
 
 
 def heard(storage: Path, video_ids: list[str], said: list[str]) -> Score:
-    texts = []
-    for video_id in video_ids:
-        document = json.loads((storage / "captions" / video_id / "transcript.json").read_text())
-        words = [w for s in document["segments"] for w in Segment.from_dict(s).words]
-        texts.append(join_words(words))
-    return score_many(said, texts)
+    return score_many(said, [heard_text(storage / "captions" / v) for v in video_ids])
 
 
 def wait_for_members(bootstrap: str, group: str, count: int, timeout_s: float = 120) -> None:

@@ -50,12 +50,14 @@ def caption_command(media: list[Path], out: Path, model: Path) -> list[str]:
 
 def heard_texts(out: Path, media: list[Path]) -> list[str]:
     """What `autocaption caption` wrote for each input (by its video id, the file's stem)."""
-    texts = []
-    for path in media:
-        document = json.loads((out / path.stem / "transcript.json").read_text(encoding="utf-8"))
-        segments = [Segment.from_dict(s) for s in document["segments"]]
-        texts.append(join_words([w for s in segments for w in s.words]))
-    return texts
+    return [heard_text(out / path.stem) for path in media]
+
+
+def heard_text(folder: Path) -> str:
+    """The words of the `transcript.json` in a video's captions folder, joined as spoken."""
+    document = json.loads((folder / "transcript.json").read_text(encoding="utf-8"))
+    segments = [Segment.from_dict(s) for s in document["segments"]]
+    return join_words([w for s in segments for w in s.words])
 
 
 def caption_output(out: Path) -> dict[str, float]:

@@ -36,9 +36,8 @@ from schemas.arrow import ReportRow, report_table
 from schemas.errors import ErrorCode, Failure
 from schemas.events import UploadRequest, utc_timestamp
 from schemas.ids import derived_event_id
-from schemas.manifest import Manifest
 from transforms import progress
-from transforms.domain import CaptionResult, is_reusable, result_from_manifest
+from transforms.domain import CaptionResult, is_reusable, read_manifest, result_from_manifest
 from transforms.settings import CaptionOptions
 
 log = logging.getLogger("autocaption.backfill")
@@ -94,10 +93,10 @@ def backfill_through_fleet(
     rows: list[dict[str, Any]] = []
     to_ask: list[UploadRequest] = []
     for request in requests:
-        existing = _ready_manifest(store, request.video_id) if skip_existing else None
+        key = manifest_key(request.video_id)
+        existing = read_manifest(store, key) if skip_existing else None
         if existing is not None and is_reusable(existing, request, options):
-            result = result_from_manifest(existing, store.uri(manifest_key(request.video_id)),
-                                          request)  # fmt: skip
+            result = result_from_manifest(existing, store.uri(key), request)
             progress.report("skipped", request.video_id, result=result)
             rows.append(report_row(result))
         else:
@@ -112,13 +111,6 @@ def backfill_through_fleet(
     ordered = sorted(rows, key=lambda r: r["video_id"] or "")
     write_table(report, report_table([*ordered, *invalid]))
     return [*ordered, *(asdict(row) for row in invalid)]
-
-
-def _ready_manifest(store: ObjectStore, video_id: str) -> Manifest | None:
-    try:
-        return Manifest.from_json(store.get_bytes(manifest_key(video_id)))
-    except (FileNotFoundError, ValueError):
-        return None
 
 
 def _publish(kafka: KafkaConfig, topic: str, requests: Sequence[UploadRequest]) -> dict[str, Asked]:
@@ -203,7 +195,7 @@ def _result(
     """The answer as the local job's `CaptionResult`, so both make the same report rows."""
     request = asked.request
     if event.get("status") == "ready":
-        manifest = _ready_manifest(store, request.video_id)
+        manifest = read_manifest(store, manifest_key(request.video_id))
         return CaptionResult(
             video_id=request.video_id,
             source=request.source,

@@ -230,13 +230,8 @@ def required_env(name: str) -> dict[str, Any]:
     return {"default": value, "required": value is None}
 
 
-def add_kafka_options(parser: argparse.ArgumentParser) -> None:
-    """Brokers, group, client settings and topic names (stream, publish, serve)."""
-    group = parser.add_argument_group("kafka")
-    group.add_argument(
-        "--bootstrap-servers", **required_env("bootstrap_servers"), help="Kafka brokers H:P,..."
-    )
-    add_option(group, "--group-id", default="autocaption")
+def add_kafka_setting_option(group: Any) -> None:
+    """`--kafka-option KEY=VALUE`, repeatable: extra librdkafka settings for every client."""
     group.add_argument(
         "--kafka-option",
         action="append",
@@ -244,6 +239,16 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="extra librdkafka setting for every client (repeatable), e.g. security.protocol=SSL",
     )
+
+
+def add_kafka_options(parser: argparse.ArgumentParser) -> None:
+    """Brokers, group, client settings and topic names (stream, publish, serve)."""
+    group = parser.add_argument_group("kafka")
+    group.add_argument(
+        "--bootstrap-servers", **required_env("bootstrap_servers"), help="Kafka brokers H:P,..."
+    )
+    add_option(group, "--group-id", default="autocaption")
+    add_kafka_setting_option(group)
     add_option(group, "--uploaded-topic", default="video.uploaded")
     add_option(group, "--ready-topic", default="captions.ready")
     add_option(group, "--failed-topic", default="captions.failed")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from connectors.storage.store import ObjectStore
 from schemas.errors import Failure
 from schemas.events import PIPELINE_VERSION, TrackRef, UploadRequest
 from schemas.manifest import Manifest
@@ -152,6 +153,14 @@ def is_reusable(manifest: Manifest, request: UploadRequest, options: CaptionOpti
         and manifest.model == options.whisper.model_label
         and (manifest.vocabulary or (None, None)) == vocabulary_for(request, options)
     )
+
+
+def read_manifest(store: ObjectStore, key: str) -> Manifest | None:
+    """The manifest stored under `key`; None when there is none or it cannot be read."""
+    try:
+        return Manifest.from_json(store.get_bytes(key))
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def result_from_manifest(manifest: Manifest, uri: str, request: UploadRequest) -> CaptionResult:

@@ -30,6 +30,7 @@ from transforms.domain import (
     CaptionResult,
     VideoFailed,
     VideoTranscripts,
+    read_manifest,
     requested_languages,
     vocabulary_for,
 )
@@ -162,7 +163,7 @@ def _write_failure(
     model = options.whisper.model_label
     key = manifest_key(request.video_id, options.captions_root)
     if request.regenerate and options.keeps_revisions:
-        existing = _stored_manifest(store, key)
+        existing = read_manifest(store, key)
         if existing is not None and existing.status == "ready":  # its captions stay as they were
             error = ErrorDetail.from_failure(element.failure)
             languages = requested_languages(request)
@@ -198,13 +199,6 @@ def _ready_manifest(
         cues=cues,
         vocabulary=vocabulary_for(request, options),
     )
-
-
-def _stored_manifest(store: ObjectStore, key: str) -> Manifest | None:
-    try:
-        return Manifest.from_json(store.get_bytes(key))
-    except (FileNotFoundError, ValueError):
-        return None
 
 
 def _result(

@@ -12,6 +12,7 @@ from pipelines.models import resolve_model
 from pipelines.options import (
     UsageError,
     add_common_options,
+    add_kafka_setting_option,
     add_option,
     caption_options,
     create_topics_if_asked,
@@ -63,13 +64,7 @@ def add_parser(commands: Any) -> None:
     add_option(fleet, "--uploaded-topic", default="video.backfill", help="where rows go")
     add_option(fleet, "--ready-topic", default="captions.ready")
     add_option(fleet, "--failed-topic", default="captions.failed")
-    fleet.add_argument(
-        "--kafka-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra librdkafka setting for every client (repeatable)",
-    )
+    add_kafka_setting_option(fleet)
     fleet.add_argument("--create-topics", action="store_true", help="create the topics if missing")
     add_option(
         fleet,
