@@ -18,4 +18,4 @@ lock:
 	rm -rf .lockvenv
 
 clean:
-	rm -rf captions .cache build *.egg-info
+	rm -rf samples .cache build *.egg-info

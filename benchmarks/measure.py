@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from tests.fixtures.whisper_model import build_whisper_model
+from devtools.scripted_whisper import build_whisper_model
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -76,10 +76,21 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def shown(command: Sequence[str]) -> str:
-    """A command as a reader would type it: the venv's tools by their relative names."""
+    """A command as a reader would type it: the venv's tools by their relative names, paths
+    of this checkout relative to it, and the user's cache as `~/.cache`."""
+    return shlex.join(without_machine_paths(c) for c in command)
+
+
+def without_machine_paths(text: str) -> str:
+    """`text` with this machine's paths made ones any reader has: the venv and the checkout
+    relative, the home folder `~`."""
     venv_bin = str(Path(sys.executable).parent) + os.sep
-    parts = [c.replace(venv_bin, ".venv/bin/") for c in command]
-    return shlex.join(parts)
+    repo = str(Path(__file__).resolve().parents[1]) + os.sep
+    return (
+        text.replace(venv_bin, ".venv/bin/")
+        .replace(repo, "")
+        .replace(os.path.expanduser("~") + os.sep, "~/")
+    )
 
 
 def timed_run(command: Sequence[str]) -> tuple[float, str]:

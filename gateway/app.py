@@ -1,16 +1,18 @@
-"""The HTTP gateway (steps 1, 5 and 6 of the reference architecture): uploads in, events out,
-status, origin for the video and its captions, the captions API, and the pages.
+"""The HTTP gateway: uploads in, events out, status, the origin for the video and its captions,
+the captions API, and the pages.
 
-    POST /v1/videos                          `gateway/uploads.py`
-    GET  /v1/videos/{id}, .../source, .../captions/{lang}.vtt|.srt, .../transcript
-                                             `gateway/videos.py`
+    POST /v1/videos                                   `gateway/uploads.py`
+    GET  /v1/videos/{id}, .../source, .../captions/{lang}.{format}, .../transcript
+                                                      `gateway/videos.py`
     GET|PUT|DELETE /v1/videos/{id}/captions[/{lang}[/generate|/revisions]]
-                                             `gateway/captions.py`
-    GET  /, /watch/{id}, /static/...         `gateway/pages.py`
-    GET  /v1/info, /healthz, /openapi.json
+                                                      `gateway/captions.py`
+    GET  /, /watch/{id}, /static/...                  `gateway/pages.py`
+    GET  /v1/info, /healthz, /openapi.json            here
 
 This module wires them: settings, the store and the event producer (made at startup, closed at
-shutdown) on `app.state`, error documents, one log line per request.
+shutdown) on `app.state`, error documents, one log line per request. What the routes share is
+in modules of its own: the checks of what a request names (`params`), its events
+(`publishing`), the origin's responses (`origin`) and every answer's model (`responses`).
 """
 
 from __future__ import annotations
@@ -32,8 +34,18 @@ from connectors.kafka.write import EventPublisher
 from connectors.storage import open_store
 from gateway import captions, pages, uploads, videos
 from gateway.context import Gateway, GatewaySettings, api_key_accepted
-from gateway.responses import HTTP_CODES, ApiError, GatewayInfo
+from gateway.responses import (
+    HTTP_CODES,
+    INVALID_REQUEST,
+    ApiError,
+    FormatEntry,
+    GatewayInfo,
+    Health,
+    Language,
+    answer,
+)
 from schemas.errors import ErrorCode
+from schemas.formats import TRACK_FORMATS
 from schemas.languages import WHISPER_LANGUAGES
 
 log = logging.getLogger("autocaption.gateway")
@@ -66,29 +78,33 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.add_middleware(RequestLog)
     _add_error_handlers(app)
 
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
+    @app.get("/healthz", response_model=Health, tags=["operations"])
+    def healthz() -> JSONResponse:
         """Liveness: answers without touching storage or the broker."""
-        return {"status": "ok"}
+        return answer(Health(status="ok"))
 
     @app.get("/v1/info", response_model=GatewayInfo, tags=["operations"])
     def info(request: Request) -> JSONResponse:
         """What a client needs before it uploads: whether writes need an API key (and whether
-        the key this request carries is one), the size limits, and the languages Whisper speaks
-        (code, English name, native name)."""
-        return JSONResponse(
-            {
-                "api_key_required": bool(settings.api_keys),
-                "api_key_accepted": api_key_accepted(request),
-                "max_upload_bytes": settings.max_upload_bytes,
-                "max_caption_bytes": captions.MAX_CAPTION_BYTES,
-                "languages": [
-                    {"code": lang.code, "name": lang.name, "native_name": lang.native_name}
+        the key this request carries is one), the size limits, the languages Whisper speaks
+        (code, English name, native name) and the caption formats every track is served in."""
+        return answer(
+            GatewayInfo(
+                api_key_required=bool(settings.api_keys),
+                api_key_accepted=api_key_accepted(request),
+                max_upload_bytes=settings.max_upload_bytes,
+                max_caption_bytes=captions.MAX_CAPTION_BYTES,
+                languages=[
+                    Language(code=lang.code, name=lang.name, native_name=lang.native_name)
                     for lang in WHISPER_LANGUAGES
                 ],
-                "translate_to": ["en"],
-            },
-            headers={"Cache-Control": "no-store"},
+                translate_to=["en"],
+                formats=[
+                    FormatEntry(name=f.name, title=f.title, media_type=f.media_type)
+                    for f in TRACK_FORMATS
+                    if f.cues
+                ],
+            )
         )
 
     app.include_router(uploads.router)
@@ -125,7 +141,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def bad_parameters(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return _error(400, ErrorCode.INVALID_EVENT, f"{where}: {first.get('msg', 'invalid')}")
+        return _error(400, INVALID_REQUEST, f"{where}: {first.get('msg', 'invalid')}")
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> JSONResponse:

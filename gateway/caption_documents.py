@@ -1,25 +1,37 @@
-"""The JSON documents of the captions API: a track as the list shows it, the caption rules of
-its language as an editor checks them, and the files a change touched (for `captions.updated`).
-"""
+"""The documents of the captions API: a track as the list shows it, one track with its cues and
+the caption rules of its language (what an editor checks), a track's revisions, and the files a
+change touched (for `captions.updated`)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Sequence
 
+from captions.markup import notation
+from captions.reading import read_caption_file
+from captions.rules import CaptionRules, rules_for_language
 from connectors.storage.layout import track_key
 from connectors.storage.store import ObjectStore
+from gateway.responses import (
+    CaptionEntry,
+    CaptionRulesDoc,
+    CaptionTrack,
+    CaptionUrls,
+    Cue,
+    ErrorDetail,
+    RevisionEntry,
+    RevisionList,
+)
+from library.pending import PendingTrack
+from library.revisions import CurrentTrack, Revision
+from library.track_meta import TrackMeta, without_meta
 from schemas.events import TrackRef
+from schemas.formats import CAPTION_FORMATS
 from schemas.languages import native_name
-from transforms.cues import CaptionRules
-from transforms.languages import rules_for_language
-from transforms.pending import PendingTrack
-from transforms.revisions import CurrentTrack
-from transforms.tracks import TrackMeta
 
 
 def track_files(store: ObjectStore, video_id: str, lang: str, meta: TrackMeta) -> list[TrackRef]:
-    """The track's files the origin serves (or served, after a deletion): what caches purge."""
-    formats: tuple[Literal["vtt", "srt"], ...] = ("vtt", "srt")
+    """The track's files the origin serves (or served, after a deletion), one a caption
+    format: what caches purge."""
     return [
         TrackRef(
             lang,
@@ -31,7 +43,7 @@ def track_files(store: ObjectStore, video_id: str, lang: str, meta: TrackMeta) -
             meta.generated,
             meta.updated_at,
         )
-        for fmt in formats
+        for fmt in CAPTION_FORMATS
     ]
 
 
@@ -42,36 +54,74 @@ def caption_entry(
     track: CurrentTrack | None,
     pending: PendingTrack | None,
     spoken: str | None,
-) -> dict[str, Any]:
+) -> CaptionEntry:
     """One track as the list shows it (a track still being made has no files yet)."""
     url = f"{base}/v1/videos/{video_id}/captions/{lang}"
     meta = track.meta if track else None
-    status = pending.status if pending else "ready"
     kind = meta.kind if meta else ("captions" if lang == spoken or spoken is None else "subtitles")
-    return {
-        "language": lang,
-        "label": native_name(lang),
-        "kind": kind,
-        "generated": meta.generated if meta else True,
-        "status": status,
-        "revision": meta.revision if meta else None,
-        "etag": track.etag if track else None,
-        "updated_at": meta.updated_at if meta else (pending.requested_at if pending else None),
-        "url": url,
-        "urls": {"vtt": f"{url}.vtt", "srt": f"{url}.srt"} if track else None,
-        "error": pending.error.to_dict() if pending and pending.error else None,
-    }
+    error = pending.error if pending else None
+    return CaptionEntry(
+        language=lang,
+        label=native_name(lang),
+        kind=kind,
+        generated=meta.generated if meta else True,
+        status=pending.status if pending else "ready",
+        revision=meta.revision if meta else None,
+        etag=track.etag if track else None,
+        updated_at=meta.updated_at if meta else (pending.requested_at if pending else None),
+        url=url,
+        urls=CaptionUrls(**{f: f"{url}.{f}" for f in CAPTION_FORMATS}) if track else None,
+        error=ErrorDetail(code=str(error.code), message=error.message) if error else None,
+    )
 
 
-def caption_rules(lang: str) -> dict[str, Any]:
+def track_document(
+    base: str, video_id: str, track: CurrentTrack, spoken: str | None
+) -> CaptionTrack:
+    """One track with its cues (text and markup) and the caption rules of its language."""
+    entry = caption_entry(base, video_id, track.language, track, None, spoken)
+    cues = read_caption_file(without_meta(track.text).encode("utf-8"))
+    return CaptionTrack(
+        **entry.model_dump(),
+        cues=[
+            Cue(
+                start=round(c.start, 3),
+                end=round(c.end, 3),
+                text=c.text,
+                markup=notation(c.cue_text),
+            )
+            for c in cues
+        ],
+        rules=caption_rules(track.language),
+    )
+
+
+def caption_rules(lang: str) -> CaptionRulesDoc:
     """The caption rules of a language, as an editor checks them."""
     rules = rules_for_language(lang, CaptionRules())
-    return {
-        "max_chars_per_line": rules.max_chars_per_line,
-        "max_lines": rules.max_lines,
-        "min_duration_s": round(rules.min_duration_s, 3),
-        "max_duration_s": rules.max_duration_s,
-        "min_gap_s": round(rules.min_gap_s, 3),
-        "max_chars_per_second": rules.max_chars_per_second,
-        "half_width_weight": rules.half_width_weight,
-    }
+    return CaptionRulesDoc(
+        max_chars_per_line=rules.max_chars_per_line,
+        max_lines=rules.max_lines,
+        min_duration_s=round(rules.min_duration_s, 3),
+        max_duration_s=rules.max_duration_s,
+        min_gap_s=round(rules.min_gap_s, 3),
+        max_chars_per_second=rules.max_chars_per_second,
+        half_width_weight=rules.half_width_weight,
+    )
+
+
+def revision_list(base: str, revisions: Sequence[Revision]) -> RevisionList:
+    """A track's kept revisions, oldest first; `base`: the URL of its revisions."""
+    return RevisionList(
+        revisions=[
+            RevisionEntry(
+                revision=r.meta.revision,
+                generated=r.meta.generated,
+                kind=r.meta.kind,
+                current=r.current,
+                updated_at=r.meta.updated_at,
+                url=f"{base}/{r.meta.revision}.vtt",
+            )
+            for r in revisions
+        ]
+    )

@@ -8,57 +8,59 @@ Modelled on Cloudflare Stream's captions API; every write needs the API key.
     DELETE /v1/videos/{id}/captions/{lang}                204; its revisions stay
     POST   /v1/videos/{id}/captions/{lang}/generate       202: made again by the pipeline
     GET    /v1/videos/{id}/captions/{lang}/revisions      every revision kept
-    GET    /v1/videos/{id}/captions/{lang}/revisions/{n}.vtt
+    GET    /v1/videos/{id}/captions/{lang}/revisions/{n}.{format}
 
-Changes go through `transforms.revisions` (conditional writes: of two saves from the same ETag
+Changes go through `library.revisions` (conditional writes: of two saves from the same ETag
 exactly one lands) and are announced as `captions.updated` events.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Final, Literal
 
-from confluent_kafka import KafkaException
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from connectors.kafka.config import KafkaDeliveryError
-from connectors.storage.layout import (
-    content_type_for,
-    pending_key,
-    revision_key,
-)
+from captions.formats import write_caption_track
+from captions.reading import CaptionFileError, read_caption_file
+from connectors.storage.layout import content_type_for, pending_key, revision_key
 from connectors.storage.store import ObjectStore, PreconditionFailed
-from gateway.caption_documents import caption_entry, caption_rules, track_files
+from gateway.caption_documents import (
+    caption_entry,
+    revision_list,
+    track_document,
+    track_files,
+)
 from gateway.context import Gateway, gateway_of, require_api_key
-from gateway.origin import IMMUTABLE_CACHE, etag_matches, quoted
+from gateway.origin import IMMUTABLE_CACHE, etag_matches, quoted, serve_object
+from gateway.params import (
+    bounded_body,
+    check_format,
+    check_language,
+    check_revision,
+    check_video_id,
+    preconditions,
+)
+from gateway.publishing import announce, publish_or_503
 from gateway.responses import (
     CONFLICT,
     INVALID_CAPTIONS,
+    INVALID_REQUEST,
     NOT_FOUND,
-    PAYLOAD_TOO_LARGE,
     PRECONDITION_FAILED,
     PRECONDITION_REQUIRED,
-    UNAVAILABLE,
     ApiError,
     CaptionList,
     CaptionTrack,
     GenerateAccepted,
     RevisionList,
+    answer,
     error_responses,
 )
-from gateway.videos import check_video_id, serve_object, stored_manifest, upload_key_of
-from schemas.errors import ErrorCode
-from schemas.events import UploadRequest, utc_timestamp
-from schemas.ids import is_language_code
-from schemas.languages import is_whisper_language
-from schemas.manifest import Manifest
-from transforms.caption_files import CaptionFileError, read_caption_file
-from transforms.pending import mark_pending, pending_tracks
-from transforms.revisions import (
+from library.pending import mark_pending, pending_tracks
+from library.revisions import (
     CurrentTrack,
     PreconditionRequired,
     current_track,
@@ -67,11 +69,15 @@ from transforms.revisions import (
     history,
     save_track,
 )
-from transforms.tracks import TrackChange, without_meta
+from library.track_meta import TrackChange, without_meta
+from library.videos import stored_manifest, upload_key_of
+from schemas.events import UploadRequest, utc_timestamp
+from schemas.formats import KEPT_FORMAT
+from schemas.languages import is_whisper_language
+from schemas.manifest import Manifest
 
 MAX_CAPTION_BYTES: Final = 2 * 2**20
 
-log = logging.getLogger("autocaption.gateway")
 router = APIRouter(tags=["captions"])
 
 CAPTION_FILE_BODY: Final = {
@@ -112,7 +118,7 @@ def list_captions(video_id: str, request: Request) -> JSONResponse:
         caption_entry(base, video_id, lang, tracks.get(lang), pending.get(lang), spoken)
         for lang in languages
     ]
-    return JSONResponse({"captions": entries}, headers={"Cache-Control": "no-store"})
+    return answer(CaptionList(captions=entries))
 
 
 @router.get(
@@ -121,22 +127,18 @@ def list_captions(video_id: str, request: Request) -> JSONResponse:
     responses={304: {"description": "not modified"}, **error_responses(400, 404)},
 )
 def get_track(video_id: str, lang: str, request: Request) -> Response:
-    """One track as JSON: its entry, its cues and the caption rules of its language (what an
-    editor checks as a person types). `ETag` is the track's, for `If-Match` on a later PUT."""
+    """One track as JSON: its entry, its cues (the text a viewer reads, and the same with a
+    person's markup) and the caption rules of its language (what an editor checks as a person
+    types). `ETag` is the track's, for `If-Match` on a later PUT."""
     gateway = gateway_of(request)
     manifest = _video(gateway.store, video_id)
-    track = _track(gateway.store, video_id, lang)
+    track = _track(gateway.store, video_id, check_language(lang))
     headers = {"ETag": quoted(track.etag), "Cache-Control": "no-cache"}
     if etag_matches(request.headers.get("if-none-match"), track.etag):
         return Response(status_code=304, headers=headers)
     spoken = manifest.language if manifest else None
-    document = caption_entry(gateway.base_url(request), video_id, lang, track, None, spoken)
-    cues = read_caption_file(without_meta(track.text).encode("utf-8"))
-    document["cues"] = [
-        {"start": round(c.start, 3), "end": round(c.end, 3), "text": c.text} for c in cues
-    ]
-    document["rules"] = caption_rules(lang)
-    return JSONResponse(document, headers=headers)
+    document = track_document(gateway.base_url(request), video_id, track, spoken)
+    return answer(document, headers=headers)
 
 
 @router.put(
@@ -147,12 +149,13 @@ def get_track(video_id: str, lang: str, request: Request) -> Response:
 )
 async def put_track(video_id: str, lang: str, request: Request) -> JSONResponse:
     """Replace the track (`If-Match: <its ETag>`) or add a language (`If-None-Match: *`) with
-    a WebVTT or SubRip file: a new revision, written in both formats by our own writers; the
-    one before it is kept. 200 when replaced, 201 when added."""
+    a WebVTT or SubRip file: a new revision, written in every format by our own writers (a
+    person's markup kept); the one before it is kept. 200 when replaced, 201 when added."""
     require_api_key(request)
-    _check_names(video_id, lang)
-    body = await _bounded_body(request, MAX_CAPTION_BYTES)
-    if_match, if_none_match = _preconditions(request)
+    check_video_id(video_id)
+    lang = check_language(lang)
+    body = await bounded_body(request, MAX_CAPTION_BYTES, "a caption file")
+    if_match, if_none_match = preconditions(request)
     gateway = gateway_of(request)
     change = await run_in_threadpool(
         _save, gateway.store, video_id, lang, body, if_match, if_none_match
@@ -160,10 +163,10 @@ async def put_track(video_id: str, lang: str, request: Request) -> JSONResponse:
     await run_in_threadpool(_announce, gateway, video_id, change)
     saved = CurrentTrack(lang, change.etag or "", change.meta, "")  # this save, not a later one
     entry = caption_entry(gateway.base_url(request), video_id, lang, saved, None, None)
-    return JSONResponse(
+    return answer(
         entry,
         status_code=201 if if_none_match else 200,
-        headers={"ETag": quoted(saved.etag), "Location": entry["url"], "Cache-Control": "no-store"},
+        headers={"ETag": quoted(saved.etag), "Location": entry.url},
     )
 
 
@@ -177,9 +180,10 @@ def delete_captions(video_id: str, lang: str, request: Request) -> Response:
     """Take the track out of the list, the player and the origin; its revisions stay
     (`If-Match` is honoured when given)."""
     require_api_key(request)
-    _check_names(video_id, lang)
+    check_video_id(video_id)
+    lang = check_language(lang)
     gateway = gateway_of(request)
-    if_match, _ = _preconditions(request, allow_none_match=False)
+    if_match, _ = preconditions(request, allow_none_match=False)
     try:
         change = delete_track(gateway.store, video_id, lang, if_match=if_match)
     except FileNotFoundError:
@@ -201,9 +205,10 @@ def generate(video_id: str, lang: str, request: Request) -> JSONResponse:
     on speech in another language, its English translation. The result becomes a new revision,
     current only if the current one is a model's: a person's revision is never replaced."""
     require_api_key(request)
-    _check_names(video_id, lang)
+    check_video_id(video_id)
+    lang = check_language(lang)
     if not is_whisper_language(lang):
-        raise ApiError(400, ErrorCode.INVALID_EVENT, f"Whisper cannot make captions in {lang!r}")
+        raise ApiError(400, INVALID_REQUEST, f"Whisper cannot make captions in {lang!r}")
     gateway = gateway_of(request)
     manifest = _ready(gateway.store, video_id)
     if upload_key_of(gateway.store, video_id) is None:
@@ -223,19 +228,15 @@ def generate(video_id: str, lang: str, request: Request) -> JSONResponse:
     )
     mark_pending(gateway.store, video_id, lang, event.event_id or "")
     try:
-        gateway.publisher.publish(
-            gateway.settings.uploaded_topic, video_id, event.to_json().encode("utf-8")
-        )
-    except (KafkaDeliveryError, KafkaException) as exc:
-        log.error("captions of %s in %s not asked for: %s", video_id, lang, exc)
+        publish_or_503(gateway, event, "the event broker is unavailable; retry")
+    except ApiError:
         gateway.store.delete(pending_key(video_id, lang))
-        raise ApiError(503, UNAVAILABLE, "the event broker is unavailable; retry") from None
+        raise
     url = f"{gateway.base_url(request)}/v1/videos/{video_id}/captions"
-    return JSONResponse(
-        {"video_id": video_id, "language": lang, "status": "generating", "captions_url": url},
-        status_code=202,
-        headers={"Location": url, "Cache-Control": "no-store"},
+    accepted = GenerateAccepted(
+        video_id=video_id, language=lang, status="generating", captions_url=url
     )
+    return answer(accepted, status_code=202, headers={"Location": url})
 
 
 @router.get(
@@ -245,39 +246,48 @@ def generate(video_id: str, lang: str, request: Request) -> JSONResponse:
 )
 def list_revisions(video_id: str, lang: str, request: Request) -> JSONResponse:
     """Every kept revision of the track, oldest first (also after it was deleted)."""
-    _check_names(video_id, lang)
+    check_video_id(video_id)
+    lang = check_language(lang)
     gateway = gateway_of(request)
     revisions = history(gateway.store, video_id, lang)
     if not revisions:
         raise ApiError(404, NOT_FOUND, f"video {video_id!r} has no {lang} track, nor had one")
     base = f"{gateway.base_url(request)}/v1/videos/{video_id}/captions/{lang}/revisions"
-    entries = [
-        {
-            "revision": r.meta.revision,
-            "generated": r.meta.generated,
-            "kind": r.meta.kind,
-            "current": r.current,
-            "updated_at": r.meta.updated_at,
-            "url": f"{base}/{r.meta.revision}.vtt",
-        }
-        for r in revisions
-    ]
-    return JSONResponse({"revisions": entries}, headers={"Cache-Control": "no-store"})
+    return answer(revision_list(base, revisions))
 
 
 @router.get(
-    "/v1/videos/{video_id}/captions/{lang}/revisions/{revision}.vtt",
+    "/v1/videos/{video_id}/captions/{lang}/revisions/{revision}.{fmt}",
     response_class=Response,
     responses={304: {"description": "not modified"}, **error_responses(400, 404)},
 )
-def get_revision(video_id: str, lang: str, revision: int, request: Request) -> Response:
-    """One kept revision as WebVTT; a revision never changes, so caches keep it."""
-    _check_names(video_id, lang)
-    if revision < 1:
-        raise ApiError(400, ErrorCode.INVALID_EVENT, "revisions are numbered from 1")
-    key = revision_key(video_id, lang, revision)
+def get_revision(video_id: str, lang: str, revision: int, fmt: str, request: Request) -> Response:
+    """One kept revision, in any caption format of the registry (kept as WebVTT, the others
+    made from it); a revision never changes, so caches keep it."""
+    check_video_id(video_id)
+    lang, fmt = check_language(lang), check_format(fmt)
+    key = revision_key(video_id, lang, check_revision(revision))
     store = gateway_of(request).store
-    return serve_object(store, key, request, content_type_for(key), IMMUTABLE_CACHE)
+    if fmt == KEPT_FORMAT:
+        return serve_object(
+            store,
+            key,
+            request.headers,
+            content_type=content_type_for(key),
+            cache_control=IMMUTABLE_CACHE,
+        )
+    try:
+        raw, etag = store.get_versioned(key)
+    except FileNotFoundError:
+        raise ApiError(404, NOT_FOUND, "no such file") from None
+    etag = f"{etag}-{fmt}"
+    headers = {"ETag": quoted(etag), "Cache-Control": IMMUTABLE_CACHE}
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    cues = read_caption_file(without_meta(raw.decode("utf-8")).encode("utf-8"))
+    text = write_caption_track(fmt, cues, lang)
+    media_type = content_type_for(f"x.{fmt}")
+    return Response(text.encode("utf-8"), headers=headers, media_type=media_type)
 
 
 # --- the work behind the routes -----------------------------------------------------------------
@@ -312,17 +322,8 @@ def _save(
 
 
 def _announce(gateway: Gateway, video_id: str, change: TrackChange) -> None:
-    """Publish the change as `captions.updated`. The change stands either way: a broker that is
-    down is logged, not answered with an error the client could only retry into a conflict."""
-    event = change.event(
-        video_id, track_files(gateway.store, video_id, change.language, change.meta)
-    )
-    try:
-        gateway.publisher.publish(
-            gateway.settings.updated_topic, video_id, event.to_json().encode("utf-8")
-        )
-    except (KafkaDeliveryError, KafkaException) as exc:
-        log.error("captions.updated for %s %s not sent: %s", video_id, change.language, exc)
+    tracks = track_files(gateway.store, video_id, change.language, change.meta)
+    announce(gateway, video_id, change, tracks)
 
 
 def _video(store: ObjectStore, video_id: str) -> Manifest | None:
@@ -343,44 +344,7 @@ def _ready(store: ObjectStore, video_id: str) -> Manifest:
 
 
 def _track(store: ObjectStore, video_id: str, lang: str) -> CurrentTrack:
-    _check_names(video_id, lang)
     track = current_track(store, video_id, lang)
     if track is None:
         raise ApiError(404, NOT_FOUND, f"video {video_id!r} has no {lang} track")
     return track
-
-
-def _check_names(video_id: str, lang: str) -> None:
-    check_video_id(video_id)
-    if not is_language_code(lang):
-        raise ApiError(
-            400, ErrorCode.INVALID_EVENT, f"{lang[:40]!r} is not a language code (en, de, yue)"
-        )
-
-
-def _preconditions(request: Request, allow_none_match: bool = True) -> tuple[str | None, bool]:
-    """(If-Match's ETag or "*", If-None-Match: *) of a write."""
-    if_match = request.headers.get("if-match")
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and (if_none_match.strip() != "*" or not allow_none_match):
-        raise ApiError(
-            400, ErrorCode.INVALID_EVENT, "If-None-Match on a write can only be * (a new track)"
-        )
-    if if_match is not None:
-        tags = [t.strip().removeprefix("W/").strip('"') for t in if_match.split(",")]
-        if len(tags) != 1 or not tags[0]:
-            raise ApiError(400, ErrorCode.INVALID_EVENT, "If-Match takes one ETag")
-        return tags[0], False
-    return None, if_none_match is not None
-
-
-async def _bounded_body(request: Request, limit: int) -> bytes:
-    announced = request.headers.get("content-length")
-    if announced is not None and announced.isdigit() and int(announced) > limit:
-        raise ApiError(413, PAYLOAD_TOO_LARGE, f"a caption file is at most {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, PAYLOAD_TOO_LARGE, f"a caption file is at most {limit} bytes")
-    return bytes(body)

@@ -11,6 +11,7 @@ from typing import BinaryIO, Final
 from starlette.responses import Response, StreamingResponse
 
 from connectors.storage.store import ObjectInfo, ObjectStore
+from gateway.responses import NOT_FOUND, RANGE_NOT_SATISFIABLE, ApiError
 
 READ_CHUNK_BYTES: Final = 256 * 1024
 
@@ -129,3 +130,32 @@ def object_response(
         return Response(b"", status_code=200, headers=headers, media_type=content_type)
     body = _chunks(store.open_range(key, start, end))
     return StreamingResponse(body, status_code=status, headers=headers, media_type=content_type)
+
+
+def serve_object(
+    store: ObjectStore,
+    key: str,
+    request_headers: Mapping[str, str],
+    *,
+    content_type: str,
+    cache_control: str,
+) -> Response:
+    """The object at `key` as the origin serves it: ranges, ETag (304), CORS; 404 if absent,
+    416 for a range outside it."""
+    try:
+        info = store.stat(key)
+    except FileNotFoundError:
+        raise ApiError(404, NOT_FOUND, "no such file") from None
+    try:
+        return object_response(
+            store,
+            key,
+            info,
+            request_headers,
+            content_type=content_type,
+            cache_control=cache_control,
+        )
+    except RangeNotSatisfiable as exc:
+        raise ApiError(
+            416, RANGE_NOT_SATISFIABLE, str(exc), {"Content-Range": f"bytes */{exc.size}"}
+        ) from None

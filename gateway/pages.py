@@ -20,8 +20,9 @@ from fastapi.responses import Response
 
 from gateway.context import gateway_of
 from gateway.origin import etag_matches, quoted
+from gateway.params import check_video_id
 from gateway.responses import NOT_FOUND, ApiError
-from gateway.videos import check_video_id, stored_manifest, upload_key_of
+from library.videos import stored_manifest, upload_key_of
 
 STATIC_DIR: Final = Path(__file__).with_name("static")
 CONTENT_TYPES: Final = {

@@ -1,15 +1,23 @@
-"""The gateway's JSON documents (they make its OpenAPI document) and its HTTP errors.
+"""The gateway's JSON documents and its HTTP errors.
 
-Errors are `{"error": {"code": ..., "message": ...}}` with the project's error vocabulary
-(`invalid_event` for a bad id or parameter) plus the HTTP-only codes below.
+Every answer is built from these models (`answer`), and the same models make the OpenAPI
+document, so the document cannot drift from the answers. Errors are
+`{"error": {"code": ..., "message": ...}}`: `invalid_request` for a bad id, parameter or header,
+and the HTTP-specific codes below (`invalid_event` is the code of a bad event on Kafka, never of
+a request).
 """
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from enum import StrEnum
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, create_model
 
+from schemas.formats import CAPTION_FORMATS
+
+INVALID_REQUEST: Final = "invalid_request"
 UNAUTHORIZED: Final = "unauthorized"
 NOT_FOUND: Final = "not_found"
 METHOD_NOT_ALLOWED: Final = "method_not_allowed"
@@ -23,6 +31,7 @@ PRECONDITION_FAILED: Final = "precondition_failed"
 PRECONDITION_REQUIRED: Final = "precondition_required"
 
 HTTP_CODES: Final = {
+    400: INVALID_REQUEST,
     401: UNAUTHORIZED,
     404: NOT_FOUND,
     405: METHOD_NOT_ALLOWED,
@@ -60,10 +69,14 @@ class UploadAccepted(BaseModel):
     status_url: str
 
 
+# The caption formats of the registry, as the OpenAPI document lists them.
+CaptionFormat = StrEnum("CaptionFormat", {name: name for name in CAPTION_FORMATS})  # type: ignore[misc]
+
+
 class Track(BaseModel):
     language: str
     kind: Literal["captions", "subtitles"]
-    format: Literal["vtt", "srt"]
+    format: CaptionFormat
     url: str
 
 
@@ -79,9 +92,11 @@ class VideoStatus(BaseModel):
     watch_url: str
 
 
-class CaptionUrls(BaseModel):
-    vtt: str
-    srt: str
+# A track's file in each caption format of the registry.
+CaptionUrls: Any = create_model(
+    "CaptionUrls",
+    **{name: (str, ...) for name in CAPTION_FORMATS},  # type: ignore[call-overload]
+)
 
 
 class CaptionEntry(BaseModel):
@@ -105,7 +120,8 @@ class CaptionList(BaseModel):
 class Cue(BaseModel):
     start: float
     end: float
-    text: str
+    text: str  # what a viewer reads (line breaks as "\n"; what the caption rules count)
+    markup: str  # the same with a person's markup, in the editor's notation: <i>...</i>
 
 
 class CaptionRulesDoc(BaseModel):
@@ -143,15 +159,43 @@ class RevisionList(BaseModel):
     revisions: list[RevisionEntry]
 
 
+class Language(BaseModel):
+    code: str
+    name: str  # in English
+    native_name: str  # in the language itself
+
+
+class FormatEntry(BaseModel):
+    name: str  # also the file extension
+    title: str
+    media_type: str
+
+
 class GatewayInfo(BaseModel):
     api_key_required: bool
     api_key_accepted: bool | None  # whether this request's key is one (None: no key given/set)
     max_upload_bytes: int
     max_caption_bytes: int
-    languages: list[dict[str, str]]  # code, name, native_name: what Whisper speaks
+    languages: list[Language]  # what Whisper speaks
     translate_to: list[str]
+    formats: list[FormatEntry]  # the caption formats every track is served in
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI `responses` entries for these error statuses."""
     return {status: {"model": ErrorBody} for status in statuses}
+
+
+def answer(
+    document: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A JSON answer of one of these models (`Cache-Control: no-store` unless told)."""
+    return JSONResponse(
+        document.model_dump(mode="json"),
+        status_code=status_code,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )

@@ -7,36 +7,34 @@ The key is checked before a byte of the body is read; the body streams into a bo
 
 from __future__ import annotations
 
-import logging
 import uuid
 from email.message import Message
 from typing import Annotated
 
-from confluent_kafka import KafkaException
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from connectors.kafka.config import KafkaDeliveryError
 from connectors.storage.layout import content_type_for, manifest_key, upload_key, uploads_prefix
 from connectors.storage.spool import UploadSpool
 from connectors.storage.store import ObjectStore
 from gateway.context import gateway_of, require_api_key
 from gateway.media_types import SNIFF_BYTES, safe_file_name, sniff_extension
+from gateway.params import check_language, check_video_id
+from gateway.publishing import publish_or_503
 from gateway.responses import (
+    INVALID_REQUEST,
     PAYLOAD_TOO_LARGE,
-    UNAVAILABLE,
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
     UploadAccepted,
+    answer,
     error_responses,
 )
-from gateway.videos import check_video_id
-from schemas.errors import CaptionError, ErrorCode
+from library.revisions import retire_tracks
+from schemas.errors import CaptionError
 from schemas.events import UploadRequest, utc_timestamp
-from transforms.revisions import retire_tracks
 
-log = logging.getLogger("autocaption.gateway")
 router = APIRouter()
 
 
@@ -87,10 +85,11 @@ async def upload_video(
     announced = request.headers.get("content-length")
     if announced is not None and (not announced.isdigit() or int(announced) > limit):
         if not announced.isdigit():
-            raise ApiError(400, ErrorCode.INVALID_EVENT, "Content-Length is not a number")
+            raise ApiError(400, INVALID_REQUEST, "Content-Length is not a number")
         raise _too_large(limit)
     video_id = video_id if video_id is not None else f"v{uuid.uuid4().hex[:16]}"
-    translate = tuple(t.strip() for t in (translate_to or "").split(",") if t.strip())
+    language = check_language(language) if language and language != "auto" else language
+    translate = tuple(check_language(t) for t in (translate_to or "").split(",") if t.strip())
     vocabulary = (hotwords, initial_prompt)
     _event(store, video_id, "upload", language, translate, vocabulary)  # refuse bad ones now
     with UploadSpool(limit, settings.tmp_dir) as spool:
@@ -111,24 +110,11 @@ async def upload_video(
         source = await run_in_threadpool(spool.store, store, key, content_type_for(file_name))
     await run_in_threadpool(_forget_older_versions, store, video_id, key)
     event = _event(store, video_id, file_name, language, translate, vocabulary, source)
-    try:
-        await run_in_threadpool(
-            gateway.publisher.publish,
-            settings.uploaded_topic,
-            video_id,
-            event.to_json().encode("utf-8"),
-        )
-    except (KafkaDeliveryError, KafkaException) as exc:
-        log.error("upload %s stored but not announced: %s", video_id, exc)
-        raise ApiError(
-            503, UNAVAILABLE, "the upload was stored but the event broker is unavailable; retry"
-        ) from None
+    unavailable = "the upload was stored but the event broker is unavailable; retry"
+    await run_in_threadpool(publish_or_503, gateway, event, unavailable)
     status_url = f"{gateway.base_url(request)}/v1/videos/{video_id}"
-    return JSONResponse(
-        {"video_id": video_id, "status_url": status_url},
-        status_code=202,
-        headers={"Location": status_url, "Cache-Control": "no-store"},
-    )
+    accepted = UploadAccepted(video_id=video_id, status_url=status_url)
+    return answer(accepted, status_code=202, headers={"Location": status_url})
 
 
 def _event(
@@ -140,7 +126,7 @@ def _event(
     vocabulary: tuple[str | None, str | None] = (None, None),
     source: str | None = None,
 ) -> UploadRequest:
-    """The `video.uploaded` event; 400 `invalid_event` for a bad id or parameter.
+    """The `video.uploaded` event; 400 `invalid_request` for a bad id or parameter.
 
     `vocabulary`: (hotwords, initial prompt); empty strings count as not given."""
     check_video_id(video_id)
@@ -156,8 +142,8 @@ def _event(
             hotwords=hotwords or None,
             initial_prompt=initial_prompt or None,
         )
-    except CaptionError as exc:
-        raise ApiError(400, exc.code, exc.message) from None
+    except CaptionError as exc:  # the event's own rule, said of the request's parameter
+        raise ApiError(400, INVALID_REQUEST, exc.message) from None
 
 
 def _sniffed(head: bytes) -> str:

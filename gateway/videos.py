@@ -3,7 +3,7 @@ its transcript.
 
     GET /v1/videos/{id}                      processing | ready (tracks) | failed (error)
     GET /v1/videos/{id}/source               the upload (Range, ETag)
-    GET /v1/videos/{id}/captions/{lang}.vtt|.srt
+    GET /v1/videos/{id}/captions/{lang}.{format}   a track in a format of the registry
     GET /v1/videos/{id}/transcript           transcript.json: words, times and probabilities
 
 Storage calls block, so these are plain functions (FastAPI runs them in a thread pool).
@@ -11,29 +11,32 @@ Storage calls block, so these are plain functions (FastAPI runs them in a thread
 
 from __future__ import annotations
 
-import re
-from typing import Any, Final
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from connectors.storage.layout import caption_key, content_type_for, manifest_key, uploads_prefix
+from connectors.storage.layout import caption_key, content_type_for, track_key
 from connectors.storage.store import ObjectStore
 from gateway.context import gateway_of
 from gateway.origin import (
     PREFLIGHT_HEADERS,
     SOURCE_CACHE,
-    RangeNotSatisfiable,
     caption_cache,
-    object_response,
+    serve_object,
 )
-from gateway.responses import RANGE_NOT_SATISFIABLE, ApiError, VideoStatus, error_responses
-from schemas.errors import ErrorCode
-from schemas.ids import is_safe_video_id
-from schemas.manifest import Manifest
-
-CAPTION_FORMATS: Final = ("vtt", "srt")
-_LANGUAGE_RE: Final = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,3}")
+from gateway.params import check_format, check_language, check_video_id
+from gateway.responses import (
+    NOT_FOUND,
+    ApiError,
+    CaptionFormat,
+    ErrorDetail,
+    Track,
+    VideoStatus,
+    answer,
+    error_responses,
+)
+from library.videos import stored_manifest, upload_key_of
+from schemas.formats import TRACK_FORMATS, is_caption_format
+from schemas.ids import is_language_code
 
 router = APIRouter()
 
@@ -47,8 +50,7 @@ router = APIRouter()
 def get_video(video_id: str, request: Request) -> JSONResponse:
     """The captioning status of an upload and, once ready, its caption tracks."""
     gateway = gateway_of(request)
-    status = video_status(gateway.store, video_id, gateway.base_url(request))
-    return JSONResponse(status, headers={"Cache-Control": "no-store"})
+    return answer(video_status(gateway.store, video_id, gateway.base_url(request)))
 
 
 @router.get(
@@ -68,48 +70,43 @@ def get_source(video_id: str, request: Request) -> Response:
     store = gateway_of(request).store
     key = upload_key_of(store, video_id)
     if key is None:
-        raise ApiError(404, "not_found", f"no upload for video {video_id!r}")
-    return serve_object(store, key, request, content_type_for(key), SOURCE_CACHE)
+        raise ApiError(404, NOT_FOUND, f"no upload for video {video_id!r}")
+    return serve_object(
+        store, key, request.headers, content_type=content_type_for(key), cache_control=SOURCE_CACHE
+    )
 
 
+@router.get(
+    "/v1/videos/{video_id}/captions/{lang}.{fmt}",
+    tags=["origin"],
+    response_class=Response,
+    responses={
+        200: {
+            "content": {f.media_type.split(";")[0]: {} for f in TRACK_FORMATS if f.cues},
+            "description": "the current revision of the track in this format",
+        },
+        304: {"description": "not modified"},
+        **error_responses(400, 404, 416),
+    },
+)
 def get_captions(video_id: str, lang: str, fmt: str, request: Request) -> Response:
+    """A caption track in one of the registry's formats (`vtt`, `srt`, `ttml`), cacheable and
+    loadable cross-origin by a `<track>`."""
     check_video_id(video_id)
-    if not _LANGUAGE_RE.fullmatch(lang):
-        raise ApiError(400, ErrorCode.INVALID_EVENT, f"{lang[:40]!r} is not a language code")
+    lang, fmt = check_language(lang), check_format(fmt)
     gateway = gateway_of(request)
-    key = caption_key(video_id, f"{lang}.{fmt}")
+    key = track_key(video_id, lang, fmt)
     cache = caption_cache(gateway.settings.caption_max_age_s)
-    return serve_object(gateway.store, key, request, content_type_for(key), cache)
-
-
-caption_doc = {
-    "tags": ["origin"],
-    "response_class": Response,
-    "responses": {304: {"description": "not modified"}, **error_responses(400, 404, 416)},
-}
-
-
-@router.get("/v1/videos/{video_id}/captions/{lang}.vtt", **caption_doc)  # type: ignore[arg-type]
-def get_vtt(video_id: str, lang: str, request: Request) -> Response:
-    """A WebVTT caption track (text/vtt), cacheable, loadable cross-origin by <track>."""
-    return get_captions(video_id, lang, "vtt", request)
-
-
-@router.get("/v1/videos/{video_id}/captions/{lang}.srt", **caption_doc)  # type: ignore[arg-type]
-def get_srt(video_id: str, lang: str, request: Request) -> Response:
-    """A SubRip caption track (application/x-subrip)."""
-    return get_captions(video_id, lang, "srt", request)
+    return serve_object(
+        gateway.store, key, request.headers, content_type=content_type_for(key), cache_control=cache
+    )
 
 
 def preflight() -> Response:
     return Response(status_code=204, headers=PREFLIGHT_HEADERS)
 
 
-for path in (
-    "/v1/videos/{video_id}/source",
-    "/v1/videos/{video_id}/captions/{lang}.vtt",
-    "/v1/videos/{video_id}/captions/{lang}.srt",
-):
+for path in ("/v1/videos/{video_id}/source", "/v1/videos/{video_id}/captions/{lang}.{fmt}"):
     router.add_api_route(path, preflight, methods=["OPTIONS"], include_in_schema=False)
 
 
@@ -130,87 +127,38 @@ def get_transcript(video_id: str, request: Request) -> Response:
     gateway = gateway_of(request)
     key = caption_key(video_id, "transcript.json")
     cache = caption_cache(gateway.settings.caption_max_age_s)
-    return serve_object(gateway.store, key, request, "application/json", cache)
+    return serve_object(
+        gateway.store, key, request.headers, content_type="application/json", cache_control=cache
+    )
 
 
-def video_status(store: ObjectStore, video_id: str, base: str) -> dict[str, Any]:
+def video_status(store: ObjectStore, video_id: str, base: str) -> VideoStatus:
     """The status document of a video: processing, ready (with its tracks) or failed."""
     check_video_id(video_id)
     manifest = stored_manifest(store, video_id)
     upload = upload_key_of(store, video_id)
     if manifest is None and upload is None:
-        raise ApiError(404, "not_found", f"no video {video_id!r}")
+        raise ApiError(404, NOT_FOUND, f"no video {video_id!r}")
     video_url = f"{base}/v1/videos/{video_id}"
-    status: dict[str, Any] = {
-        "video_id": video_id,
-        "name": upload.rpartition("/")[2] if upload else None,
-        "status": "processing" if manifest is None else manifest.status,
-        "language": None,
-        "duration_s": None,
-        "tracks": [],
-        "error": None,
-        "source_url": f"{video_url}/source" if upload else None,
-        "watch_url": f"{base}/watch/{video_id}",
-    }
-    if manifest is not None and manifest.status == "ready":
-        status["language"] = manifest.language
-        status["duration_s"] = manifest.duration_s
-        status["tracks"] = [
-            {
-                "language": t.language,
-                "kind": t.kind,
-                "format": t.format,
-                "url": f"{video_url}/captions/{t.language}.{t.format}",
-            }
-            for t in manifest.tracks
-            if t.format in CAPTION_FORMATS and _LANGUAGE_RE.fullmatch(t.language)
-        ]
-    elif manifest is not None and manifest.error is not None:
-        status["error"] = manifest.error.to_dict()
-    return status
-
-
-def check_video_id(video_id: str) -> None:
-    if not is_safe_video_id(video_id):
-        raise ApiError(
-            400,
-            ErrorCode.INVALID_EVENT,
-            "not a video id: 1-128 ASCII letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit, never '..'",
-        )
-
-
-def stored_manifest(store: ObjectStore, video_id: str) -> Manifest | None:
-    """The video's manifest; None while it is being captioned."""
-    try:
-        return Manifest.from_json(store.get_bytes(manifest_key(video_id)))
-    except FileNotFoundError:
-        return None
-
-
-def upload_key_of(store: ObjectStore, video_id: str) -> str | None:
-    """The key of the video's upload, None when there is none."""
-    return next(iter(store.list(uploads_prefix(video_id))), None)
-
-
-def serve_object(
-    store: ObjectStore, key: str, request: Request, content_type: str, cache_control: str
-) -> Response:
-    """The object at `key` as the origin serves it: ranges, ETag (304), CORS; 404 if absent."""
-    try:
-        info = store.stat(key)
-    except FileNotFoundError:
-        raise ApiError(404, "not_found", "no such file") from None
-    try:
-        return object_response(
-            store,
-            key,
-            info,
-            request.headers,
-            content_type=content_type,
-            cache_control=cache_control,
-        )
-    except RangeNotSatisfiable as exc:
-        raise ApiError(
-            416, RANGE_NOT_SATISFIABLE, str(exc), {"Content-Range": f"bytes */{exc.size}"}
-        ) from None
+    ready = manifest is not None and manifest.status == "ready"
+    error = manifest.error if manifest is not None and not ready else None
+    return VideoStatus(
+        video_id=video_id,
+        name=upload.rpartition("/")[2] if upload else None,
+        status="processing" if manifest is None else manifest.status,
+        language=manifest.language if ready and manifest else None,
+        duration_s=manifest.duration_s if ready and manifest else None,
+        tracks=[
+            Track(
+                language=t.language,
+                kind=t.kind,
+                format=CaptionFormat(t.format),
+                url=f"{video_url}/captions/{t.language}.{t.format}",
+            )
+            for t in (manifest.tracks if ready and manifest else ())
+            if is_caption_format(t.format) and is_language_code(t.language)
+        ],
+        error=ErrorDetail(code=str(error.code), message=error.message) if error else None,
+        source_url=f"{video_url}/source" if upload else None,
+        watch_url=f"{base}/watch/{video_id}",
+    )

@@ -20,10 +20,10 @@ from pipelines.logs import configure_logging
 # Before Beam is ever imported, so its import-time noise meets our filter.
 configure_logging(os.environ.get("AUTOCAPTION_LOG_LEVEL", "WARNING"))
 
-from pipelines.commands import backfill, caption, publish, serve, stream  # noqa: E402
-from pipelines.options import UsageError  # noqa: E402
+from pipelines.commands import backfill, caption, models, publish, serve, stream  # noqa: E402
+from pipelines.options import UsageError, refuse_unknown  # noqa: E402
 
-COMMANDS = (caption, stream, backfill, serve, publish)
+COMMANDS = (caption, stream, backfill, serve, publish, models)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, beam_args = parser.parse_known_args(argv)
     configure_logging(args.log_level, args.log_format)
     try:
+        refuse_unknown(beam_args, args)
         return int(args.run(args, beam_args))
     except UsageError as exc:
         print(f"autocaption: error: {exc}", file=sys.stderr)

@@ -31,13 +31,14 @@ from connectors.kafka.write import EventPublisher
 from connectors.storage.layout import manifest_key
 from connectors.storage.store import ObjectStore
 from connectors.tables import write_table
+from library.videos import read_manifest
 from pipelines.caption_backfill import report_row
 from schemas.arrow import ReportRow, report_table
 from schemas.errors import ErrorCode, Failure
 from schemas.events import UploadRequest, utc_timestamp
 from schemas.ids import derived_event_id
 from transforms import progress
-from transforms.domain import CaptionResult, is_reusable, read_manifest, result_from_manifest
+from transforms.domain import CaptionResult, is_reusable, result_from_manifest
 from transforms.settings import CaptionOptions
 
 log = logging.getLogger("autocaption.backfill")

@@ -9,6 +9,7 @@ or faster-whisper until a command runs, so `autocaption --help` stays quick.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -16,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import apache_beam as beam
 
+from captions.cues import CaptionRules
 from connectors.kafka.config import KafkaConfig, Topics
 from connectors.storage import open_store
 from connectors.storage.store import ObjectStore
 from schemas.errors import CaptionError
 from schemas.events import UploadRequest
+from schemas.formats import FORMAT_NAMES
 from transforms.chunks import ChunkingOptions
-from transforms.cues import CaptionRules
 from transforms.settings import CaptionOptions, WhisperSettings
 
-FORMATS = ("vtt", "srt", "json")
 DEFAULT_MODEL = "small"
 LOCAL_RUNNERS = {"directrunner", "direct", "fnapirunner"}
 
@@ -46,7 +47,8 @@ def add_option(parser: Any, flag: str, *, default: Any = None, **kwargs: Any) ->
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """The options DESIGN.md lists for every command that runs the captioning graph."""
+    """The options of every command that runs the captioning graph (docs/architecture.md,
+    "Contracts")."""
     group = parser.add_argument_group("captioning")
     add_option(
         group,
@@ -84,8 +86,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     add_option(
         group,
         "--formats",
-        default=",".join(FORMATS),
-        help="comma-separated track formats: vtt,srt,json (default: all)",
+        default=",".join(FORMAT_NAMES),
+        help=f"comma-separated track formats: {','.join(FORMAT_NAMES)} (default: all)",
     )
     add_option(group, "--beam-size", type=int, default=5)
     add_option(
@@ -157,8 +159,8 @@ def caption_options(args: argparse.Namespace, storage_url: str) -> CaptionOption
     if any(t != "en" for t in translate_to):
         raise UsageError("--translate-to: Whisper translates into English only; use 'en'")
     formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
-    if not formats or any(f not in FORMATS for f in formats):
-        raise UsageError(f"--formats: choose from {','.join(FORMATS)}, got {args.formats!r}")
+    if not formats or any(f not in FORMAT_NAMES for f in formats):
+        raise UsageError(f"--formats: choose from {','.join(FORMAT_NAMES)}, got {args.formats!r}")
     for name in ("beam_size", "max_chars_per_line", "max_lines"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
@@ -208,6 +210,55 @@ def vocabulary_options(args: argparse.Namespace) -> tuple[str | None, str | None
         field, _, problem = exc.message.partition(": ")
         raise UsageError(f"--{field.replace('_', '-')}: {problem}") from None
     return hotwords, initial_prompt
+
+
+def refuse_unknown(extra: Sequence[str], args: argparse.Namespace) -> None:
+    """`UsageError` for an argument neither the command nor (for a command that runs a Beam
+    pipeline) Beam's pipeline options know, with the nearest option it may have meant: a typo
+    such as `--langauge` must not be passed over as a Beam option Beam then ignores."""
+    unknown = _unknown_to_beam(extra) if getattr(args, "takes_beam_options", False) else extra
+    if not unknown:
+        return
+    given = unknown[0]
+    flag = given.split("=", 1)[0]
+    if not flag.startswith("-"):
+        raise UsageError(f"unexpected argument {given!r}")
+    known = _option_strings(args)
+    if getattr(args, "takes_beam_options", False):
+        known += _beam_option_strings()
+    near = difflib.get_close_matches(flag, known, n=1, cutoff=0.75)
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    beam = " nor a Beam pipeline option" if getattr(args, "takes_beam_options", False) else ""
+    raise UsageError(f"unknown option {flag}: not an option of this command{beam}{hint}")
+
+
+def _option_strings(args: argparse.Namespace) -> list[str]:
+    parser: argparse.ArgumentParser | None = getattr(args, "parser", None)
+    if parser is None:
+        return []
+    return [s for action in parser._actions for s in action.option_strings if s.startswith("--")]
+
+
+def _beam_argument_parser() -> argparse.ArgumentParser:
+    """Every pipeline option Beam knows, as Beam itself collects them."""
+    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)
+    return parser
+
+
+def _unknown_to_beam(extra: Sequence[str]) -> list[str]:
+    if not extra:
+        return []
+    _, unknown = _beam_argument_parser().parse_known_args(list(extra))
+    return list(unknown)
+
+
+def _beam_option_strings() -> list[str]:
+    parser = _beam_argument_parser()
+    return [s for action in parser._actions for s in action.option_strings if s.startswith("--")]
 
 
 def make_pipeline(runner: str, beam_args: Sequence[str]) -> beam.Pipeline:

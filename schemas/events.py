@@ -69,7 +69,7 @@ class TrackRef:
 
     language: str
     kind: Literal["captions", "subtitles"]
-    format: Literal["vtt", "srt", "json"]
+    format: str  # a name of the format registry (`schemas.formats`)
     uri: str
     key: str | None = None  # the storage key under the store URL, when known
     # A caption track's current revision: its number, whether a model made it (not a

@@ -22,8 +22,16 @@ _VIDEO_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _VIDEO_ID_RULE: Final = (
     "1-128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit, never '..'"
 )
-# As the schemas' `language_code`: what Whisper names languages (en, de, yue), and ISO 639.
-_LANGUAGE_CODE_RE: Final = re.compile(r"[a-z]{2,3}")
+# As the schemas' `language_code`: a BCP 47 language tag of a language as Whisper names it
+# (en, de, yue: ISO 639), optionally with a script and a region (zh-Hans, pt-BR, es-419), in
+# BCP 47's canonical case. One rule for tracks, storage keys, routes and events.
+_LANGUAGE_CODE_RE: Final = re.compile(r"[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|[0-9]{3}))?")
+_ANY_CASE_LANGUAGE_RE: Final = re.compile(
+    r"([A-Za-z]{2,3})(?:[-_]([A-Za-z]{4}))?(?:[-_]([A-Za-z]{2}|[0-9]{3}))?"
+)
+LANGUAGE_CODE_RULE: Final = (
+    "a language code: 2-3 letters (en, yue), optionally a script and a region (zh-Hans, pt-BR)"
+)
 _EVENT_ID_NAMESPACE: Final = uuid.UUID("5b0f7d3e-2c1a-4c43-9a49-6f1d0b7c2a11")
 
 
@@ -43,8 +51,26 @@ def is_safe_video_id(video_id: object) -> bool:
 
 
 def is_language_code(code: object) -> bool:
-    """True if `code` is a language code tracks may be named by: 2-3 lowercase ASCII letters."""
+    """True if `code` is a language code tracks may be named by, as written in canonical case:
+    `en`, `yue`, `pt-BR`, `zh-Hans`, `es-419` (see `LANGUAGE_CODE_RULE`)."""
     return isinstance(code, str) and _LANGUAGE_CODE_RE.fullmatch(code) is not None
+
+
+def canonical_language(text: object) -> str | None:
+    """`text` as a language code in BCP 47's canonical case (`PT-br` -> `pt-BR`, `zh_hans` ->
+    `zh-Hans`); None when it is not one."""
+    if not isinstance(text, str):
+        return None
+    match = _ANY_CASE_LANGUAGE_RE.fullmatch(text.strip())
+    if match is None:
+        return None
+    language, script, region = match.groups()
+    parts = [
+        language.lower(),
+        *([script.title()] if script else []),
+        *([region.upper()] if region else []),
+    ]
+    return "-".join(parts)
 
 
 def validate_video_id(video_id: str) -> str:

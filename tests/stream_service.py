@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from connectors.kafka.admin import ensure_topics
 from connectors.kafka.config import KafkaConfig
-from tests.services import free_port
+from devtools.services import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from connectors.storage.store import ObjectStore
+from library.track_meta import TrackChange
 from schemas.errors import Failure
 from schemas.events import PIPELINE_VERSION, TrackRef, UploadRequest
 from schemas.manifest import Manifest
 from schemas.transcript import Segment, Transcript
 from transforms.chunks import ChunkAudio
 from transforms.settings import CaptionOptions
-from transforms.tracks import TrackChange
 
 
 def job_key(request: UploadRequest) -> str:
@@ -153,14 +152,6 @@ def is_reusable(manifest: Manifest, request: UploadRequest, options: CaptionOpti
         and manifest.model == options.whisper.model_label
         and (manifest.vocabulary or (None, None)) == vocabulary_for(request, options)
     )
-
-
-def read_manifest(store: ObjectStore, key: str) -> Manifest | None:
-    """The manifest stored under `key`; None when there is none or it cannot be read."""
-    try:
-        return Manifest.from_json(store.get_bytes(key))
-    except (FileNotFoundError, ValueError):
-        return None
 
 
 def result_from_manifest(manifest: Manifest, uri: str, request: UploadRequest) -> CaptionResult:

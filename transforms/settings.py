@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from captions.cues import CaptionRules
 from connectors.storage.layout import CAPTIONS_ROOT
 from schemas.events import PIPELINE_VERSION
+from schemas.formats import FORMAT_NAMES
 from transforms.chunks import ChunkingOptions
-from transforms.cues import CaptionRules
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class CaptionOptions:
     whisper: WhisperSettings = field(default_factory=WhisperSettings)
     rules: CaptionRules = field(default_factory=CaptionRules)
     chunking: ChunkingOptions = field(default_factory=ChunkingOptions)
-    formats: tuple[str, ...] = ("vtt", "srt", "json")
+    formats: tuple[str, ...] = FORMAT_NAMES  # every format of the registry
     default_language: str | None = None  # None: detect
     translate_to: tuple[str, ...] = ()
     hotwords: str | None = None  # vocabulary for uploads that bring none of their own

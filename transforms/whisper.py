@@ -37,10 +37,10 @@ from faster_whisper.tokenizer import _LANGUAGE_CODES, Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 from faster_whisper.vad import get_vad_model
 
+from captions.line_breaks import SENTENCE_END
 from schemas.transcript import Segment, Word, join_words
 from transforms.chunks import WINDOW, ChunkAudio
 from transforms.domain import Chunk, ChunkTranscript
-from transforms.line_breaks import SENTENCE_END
 from transforms.settings import WhisperSettings
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,25 @@ def download_model(name: str) -> str:
     from faster_whisper.utils import download_model as download
 
     return str(download(name))
+
+
+def cached_models() -> list[tuple[str, str]]:
+    """(name, folder) of each faster-whisper model name already in the Hugging Face cache."""
+    from faster_whisper.utils import _MODELS
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    try:
+        repos = scan_cache_dir().repos
+    except CacheNotFound:
+        return []
+    names = {repo: name for name, repo in _MODELS.items()}
+    found = []
+    for repo in repos:
+        if repo.repo_id in names and repo.revisions:
+            newest = max(repo.revisions, key=lambda revision: revision.last_modified)
+            found.append((names[repo.repo_id], str(newest.snapshot_path)))
+    return sorted(found)
 
 
 def load_whisper(settings: WhisperSettings) -> WhisperModel:

@@ -1,8 +1,8 @@
 """`WriteTracks`: the last step: cues, tracks and `transcript.json`, then the manifest.
 
 For each transcript of a video, words are laid out as cues under the rules of its language
-(`transforms.cues`, `transforms.languages`) and written in every requested format
-(`transforms.tracks`); the manifest goes last, so its presence means every track it names is
+(`captions.cues`, `captions.rules`) and written in every requested format of the registry
+(`captions.formats`); the manifest goes last, so its presence means every track it names is
 complete. Keys are deterministic: a replay overwrites, never duplicates.
 """
 
@@ -12,37 +12,39 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Literal
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from captions.cues import Cue, layout_cues
+from captions.formats import write_caption_track, write_transcript_json
+from captions.rules import rules_for_language
 from connectors.storage import open_store
 from connectors.storage.layout import caption_key, content_type_for, manifest_key
 from connectors.storage.store import ObjectStore
+from library.pending import settle_pending
+from library.revisions import commit_generated, sync_manifest
+from library.track_meta import TrackChange
+from library.videos import read_manifest
 from schemas.errors import failure_from_exception
 from schemas.events import ErrorDetail, TrackRef
+from schemas.formats import CAPTION_FORMATS
 from schemas.manifest import Manifest
 from schemas.transcript import Transcript
 from transforms import progress
-from transforms.cues import Cue, layout_cues
 from transforms.domain import (
     CaptionResult,
     VideoFailed,
     VideoTranscripts,
-    read_manifest,
     requested_languages,
     vocabulary_for,
 )
-from transforms.languages import rules_for_language
-from transforms.pending import settle_pending
-from transforms.revisions import commit_generated, sync_manifest
 from transforms.settings import CaptionOptions
-from transforms.tracks import TRACK_WRITERS, TrackChange
 
 log = logging.getLogger(__name__)
 _WRITERS = ThreadPoolExecutor(8, thread_name_prefix="write-tracks")
-CUE_FORMATS: tuple[Literal["vtt", "srt"], ...] = ("vtt", "srt")  # one track per transcript
+LaidOut = tuple[Transcript, list[Cue], Literal["captions", "subtitles"]]
 
 
 class WriteTracks(beam.DoFn):
@@ -78,7 +80,7 @@ def write_video(
     `CaptionResult` out.
 
     In storage with revisions (`CaptionOptions.keeps_revisions`: the stream service, backfills)
-    each track becomes a new revision (`transforms.revisions.commit_generated`: never over a
+    each track becomes a new revision (`library.revisions.commit_generated`: never over a
     person's), and an upload whose captions were asked for again leaves a ready video as it was
     when it fails. A plain output folder (`caption --out`) just gets the files."""
     if isinstance(element, VideoFailed):
@@ -88,9 +90,7 @@ def write_video(
     return _write_plain(element, store, options)
 
 
-def _laid_out(
-    element: VideoTranscripts, options: CaptionOptions
-) -> list[tuple[Transcript, list[Cue], Literal["captions", "subtitles"]]]:
+def _laid_out(element: VideoTranscripts, options: CaptionOptions) -> list[LaidOut]:
     """Each transcript with its cues, under the caption rules of its language, and its kind."""
     laid_out = []
     for transcript in element.transcripts:
@@ -112,9 +112,9 @@ def _write_plain(
     bodies: list[tuple[str, str]] = []  # key, text
     laid_out = _laid_out(element, options)
     for transcript, cues, kind in laid_out:
-        for fmt in (f for f in CUE_FORMATS if f in options.formats):
+        for fmt in _caption_formats(options):
             key = caption_key(request.video_id, f"{transcript.language}.{fmt}", root)
-            bodies.append((key, TRACK_WRITERS[fmt](cues, transcript)))
+            bodies.append((key, write_caption_track(fmt, cues, transcript.language)))
             tracks.append(TrackRef(transcript.language, kind, fmt, store.uri(key), key))
     tracks += _write_transcript_json(element, store, options)
     # The tracks at once (object stores answer in parallel), then the manifest that names them.
@@ -130,10 +130,10 @@ def _write_revisions(
     request = element.request
     video_id = request.video_id
     laid_out = _laid_out(element, options)
-    with_srt = "srt" in options.formats
-    if "vtt" in options.formats or with_srt:  # the .vtt is the revision: kept either way
+    formats = _caption_formats(options)
+    if formats:  # the .vtt is the revision: kept whichever caption formats are asked for
 
-        def commit(item: tuple[Transcript, list[Cue], Literal["captions", "subtitles"]]) -> Any:
+        def commit(item: LaidOut) -> TrackChange | None:
             transcript, cues, kind = item
             return commit_generated(
                 store,
@@ -141,7 +141,7 @@ def _write_revisions(
                 transcript.language,
                 cues,
                 kind=kind,
-                with_srt=with_srt,
+                formats=formats,
                 manifest=False,  # synced once below, with every track
             )
 
@@ -181,8 +181,13 @@ def _write_transcript_json(
         return []
     main = element.transcripts[0]
     key = caption_key(element.request.video_id, "transcript.json", options.captions_root)
-    uri = _put(store, key, TRACK_WRITERS["json"]((), main))
+    uri = _put(store, key, write_transcript_json(main))
     return [TrackRef(main.language, "captions", "json", uri, key)]
+
+
+def _caption_formats(options: CaptionOptions) -> tuple[str, ...]:
+    """The caption formats asked for, in the registry's order."""
+    return tuple(f for f in CAPTION_FORMATS if f in options.formats)
 
 
 def _ready_manifest(

@@ -72,9 +72,9 @@ class KafkaConfig:
 
 @dataclass(frozen=True)
 class Topics:
-    """The service's topics (DESIGN.md, "Contracts"); names are configurable. `updated` carries
-    `captions.updated` events: tracks changed through the captions API, or made again on its
-    request."""
+    """The service's topics (docs/architecture.md, "Contracts"); names are configurable.
+    `updated` carries `captions.updated` events: tracks changed through the captions API, or
+    made again on its request."""
 
     uploaded: str = "video.uploaded"
     ready: str = "captions.ready"

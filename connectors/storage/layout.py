@@ -1,9 +1,10 @@
 """Object keys and the storage layout: the one place that knows where things live.
 
-Layout under a store (DESIGN.md, "Contracts"):
+Layout under a store (docs/architecture.md, "Storage"):
 
     videos/<video_id>/<file name>         uploads
-    captions/<video_id>/<lang>.vtt|.srt   tracks
+    captions/<video_id>/<lang>.<format>   tracks, one file a caption format of the registry
+                                          (schemas.formats: vtt, srt, ttml)
     captions/<video_id>/transcript.json
     captions/<video_id>/manifest.json     written last: its presence means the rest is complete
     captions/<video_id>/revisions/<lang>/<n>.vtt   every revision of a track, kept
@@ -19,7 +20,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from schemas.ids import is_language_code, validate_video_id
+from schemas.formats import TRACK_FORMATS, is_caption_format
+from schemas.ids import LANGUAGE_CODE_RULE, is_language_code, validate_video_id
 
 MAX_KEY_LENGTH: Final = 1024  # S3's limit, in UTF-8 bytes
 
@@ -103,8 +105,11 @@ def manifest_key(video_id: str, root: str = CAPTIONS_ROOT) -> str:
 
 
 def track_key(video_id: str, language: str, fmt: str) -> str:
-    """`captions/<video_id>/<language>.<fmt>`: a track as the origin serves it."""
-    return caption_key(video_id, f"{_language(language)}.{single_segment(fmt, 'format')}")
+    """`captions/<video_id>/<language>.<fmt>`: a track as the origin serves it, in a caption
+    format of the registry."""
+    if not is_caption_format(fmt):
+        raise ValueError(f"not a caption format: {fmt!r}")
+    return caption_key(video_id, f"{_language(language)}.{fmt}")
 
 
 def revisions_prefix(video_id: str, language: str) -> str:
@@ -126,7 +131,7 @@ def pending_key(video_id: str, language: str) -> str:
 
 def _language(code: str) -> str:
     if not is_language_code(code):
-        raise ValueError(f"not a language code (2-3 lowercase letters): {code!r}")
+        raise ValueError(f"{code!r} is not {LANGUAGE_CODE_RULE}")
     return code
 
 
@@ -166,7 +171,7 @@ def unsupported_scheme(scheme: str) -> str:
     return f"unsupported scheme {scheme!r} (use {' or '.join(f'{s}://' for s in SCHEMES)})"
 
 
-# Content-Types of stored files, by extension: uploads, tracks and transcripts.
+# Content-Types of stored files, by extension: uploads, then the track formats of the registry.
 CONTENT_TYPES: Final = {
     ".mp4": "video/mp4",
     ".m4v": "video/mp4",
@@ -195,9 +200,7 @@ CONTENT_TYPES: Final = {
     ".mpg": "video/mpeg",
     ".wmv": "video/x-ms-wmv",
     ".aiff": "audio/aiff",
-    ".vtt": "text/vtt; charset=utf-8",
-    ".srt": "application/x-subrip; charset=utf-8",
-    ".json": "application/json",
+    **{f.extension: f.media_type for f in TRACK_FORMATS},
 }
 # The extensions of audio and video files (what a library listing takes as media).
 MEDIA_EXTENSIONS: Final = frozenset(

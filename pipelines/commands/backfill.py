@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from pipelines.models import resolve_model
+from pipelines.models import model_label, resolve_model
 from pipelines.options import (
     UsageError,
     add_common_options,
@@ -20,8 +20,7 @@ from pipelines.options import (
     make_pipeline,
     topics,
 )
-from pipelines.progress import show_progress
-from transforms.settings import WhisperSettings
+from pipelines.progress_bar import show_progress
 
 
 def add_parser(commands: Any) -> None:
@@ -77,7 +76,11 @@ def add_parser(commands: Any) -> None:
     )
     add_common_options(backfill)
     backfill.set_defaults(
-        run=run, group_id="autocaption-backfill", updated_topic="captions.updated"
+        run=run,
+        parser=backfill,
+        takes_beam_options=True,
+        group_id="autocaption-backfill",
+        updated_topic="captions.updated",
     )
 
 
@@ -139,7 +142,7 @@ def _through_fleet(
     if beam_args:
         raise UsageError(f"the fleet runs the pipeline; unknown options: {' '.join(beam_args)}")
     # The workers load the model; here it only names it, for --skip-existing and the report.
-    args.model_label = WhisperSettings(model=args.model).model_label
+    args.model_label = model_label(args.model)
     options = caption_options(args, store.url)
     create_topics_if_asked(args)
     with show_progress(len(requests)):

@@ -10,7 +10,7 @@ from typing import Any
 
 from pipelines.models import resolve_model
 from pipelines.options import add_common_options, caption_options, make_pipeline, open_storage
-from pipelines.progress import show_progress
+from pipelines.progress_bar import show_progress
 
 
 def add_parser(commands: Any) -> None:
@@ -25,7 +25,7 @@ def add_parser(commands: Any) -> None:
         "--out", required=True, metavar="DIR", help="output folder (or a storage URL)"
     )
     add_common_options(caption)
-    caption.set_defaults(run=run)
+    caption.set_defaults(run=run, parser=caption, takes_beam_options=True)
 
 
 def run(args: argparse.Namespace, beam_args: list[str]) -> int:

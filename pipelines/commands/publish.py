@@ -32,7 +32,7 @@ def add_parser(commands: Any) -> None:
     publish.add_argument("--translate-to", default="", help="'en' for an English track too")
     publish.add_argument("--hotwords", help="the upload's vocabulary, e.g. 'ComfyUI, Kubernetes'")
     publish.add_argument("--initial-prompt", help="text the model reads before the speech")
-    publish.set_defaults(run=run)
+    publish.set_defaults(run=run, parser=publish, takes_beam_options=False)
 
 
 def run(args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -44,8 +44,6 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from schemas.events import UploadRequest, utc_timestamp
     from schemas.ids import video_id_from_filename
 
-    if beam_args:
-        raise UsageError(f"unknown options: {' '.join(beam_args)}")
     if not os.path.isfile(args.file):
         raise UsageError(f"no such file: {args.file}")
     store = open_storage(args.storage, "--storage")

@@ -64,7 +64,7 @@ def add_parser(commands: Any) -> None:
         help="base URL for the URLs in answers, e.g. https://captions.example.com "
         "(default: from each request)",
     )
-    serve.set_defaults(run=run)
+    serve.set_defaults(run=run, parser=serve, takes_beam_options=False)
 
 
 def run(args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -73,8 +73,6 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
 
     from gateway.app import GatewaySettings, create_app
 
-    if beam_args:
-        raise UsageError(f"unknown options: {' '.join(beam_args)}")
     keys = [
         k.strip() for item in args.api_key or [env_default("api_key", "")] for k in item.split(",")
     ]

@@ -88,7 +88,7 @@ def add_parser(commands: Any) -> None:
         help="stop after this long without uploads (draining, tests)",
     )
     add_common_options(stream)
-    stream.set_defaults(run=run)
+    stream.set_defaults(run=run, parser=stream, takes_beam_options=True)
 
 
 def file_roots(store: ObjectStore, file_root: str | None) -> tuple[str, ...]:

@@ -21,8 +21,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.fixtures.media import DATA_DIR
 from tests.gateway_process import Gateway, serving
+from tests.paths import REALSPEECH
 from tests.stream_service import Service, running, wait_for_topics
 
 CHROMIUM = "/usr/bin/chromium"
@@ -77,7 +77,7 @@ def watch_url(site: Site) -> str:
     page.wait_for_selector("#language option[value='fr']", state="attached")
     assert page.locator("#key-field").is_visible()  # this gateway asks for a key
     _screenshot(page, "upload")
-    page.set_input_files("#file", str(DATA_DIR / "realspeech" / "ej-fra.m4a"))
+    page.set_input_files("#file", str(REALSPEECH / "ej-fra.m4a"))
     assert "ej-fra.m4a" in page.locator("#file-info").inner_text()
     page.select_option("#language", "fr")
     page.check("#translate")
@@ -99,7 +99,7 @@ def test_the_upload_page_shows_the_bytes_sent_then_opens_the_watch_page(site: Si
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 40_000},
     )
-    page.set_input_files("#file", str(DATA_DIR / "realspeech" / "hotwords.mp3"))
+    page.set_input_files("#file", str(REALSPEECH / "hotwords.mp3"))
     page.fill("#api_key", KEY)
     page.get_by_role("button", name="Upload").click()
     seen: list[tuple[int, str]] = []
@@ -129,7 +129,7 @@ def test_refused_uploads_are_explained_in_the_page(site: Site, tmp_path: Path) -
     text.write_text("not a video\n" * 100)
     page.set_input_files("#file", str(text))
     assert "not a video or audio file" in page.locator("#error").inner_text()
-    page.set_input_files("#file", str(DATA_DIR / "realspeech" / "jfk.flac"))
+    page.set_input_files("#file", str(REALSPEECH / "jfk.flac"))
     page.fill("#api_key", "wrong-key")
     page.get_by_role("button", name="Upload").click()
     _wait(page, "!document.getElementById('error').hidden")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.services import kafka_broker, s3_server
+from devtools.services import kafka_broker, s3_server
 
 
 @pytest.fixture(scope="session")

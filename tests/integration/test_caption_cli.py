@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import webvtt
 
+from devtools.media import CLIP_TEXT
+from devtools.scoring import score
 from tests.caption_rules import check_vtt_text
 from tests.cli_process import run_cli
-from tests.fixtures.media import CLIP_TEXT
-from tests.fixtures.scoring import score
 
 GOOD = {  # video_id -> (kind, options for make_media; the clip is speech_a unless named)
     "talk": ("mp4", {"name": "talk.mp4"}),

@@ -26,8 +26,8 @@ import pytest
 
 from connectors.storage import open_store
 from schemas.updates import CaptionsUpdated
-from tests.fixtures.media import DATA_DIR
 from tests.gateway_process import Gateway, serving
+from tests.paths import REALSPEECH
 from tests.stream_service import Service, collect, running, wait_for_topics
 
 KEY = "captions-key-" + uuid.uuid4().hex
@@ -276,7 +276,7 @@ def test_every_change_is_announced_on_captions_updated(stack: Stack) -> None:
 
 @pytest.mark.parametrize("stack", ["folder"], indirect=True)  # the embedded default's storage
 def test_a_wrong_language_track_is_made_again_in_the_right_one(stack: Stack) -> None:
-    french = DATA_DIR / "realspeech" / "ej-fra.m4a"
+    french = REALSPEECH / "ej-fra.m4a"
     status = stack.upload("french", french, language="de")  # a wrong language, as if detected
     assert status["language"] == "de"
     asked = stack.client.post("/v1/videos/french/captions/fr/generate", headers=AUTH)

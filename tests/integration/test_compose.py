@@ -20,12 +20,12 @@ import httpx
 import pytest
 import yaml
 
+from captions.cues import Cue
 from connectors.storage.file_store import FileStore
+from devtools.services import free_port, wait_for_port
+from library.revisions import commit_generated
 from schemas.manifest import Manifest
 from tests.gateway_process import Gateway, serving
-from tests.services import free_port, wait_for_port
-from transforms.cues import Cue
-from transforms.revisions import commit_generated
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

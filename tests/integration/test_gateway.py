@@ -15,11 +15,12 @@ import httpx
 import pytest
 import webvtt
 
+from devtools.media import CLIP_TEXT
+from devtools.scoring import score
+from devtools.services import free_port
 from tests.caption_rules import check_vtt_text
-from tests.fixtures.media import CLIP_TEXT, DATA_DIR
-from tests.fixtures.scoring import score
 from tests.gateway_process import Gateway, serving
-from tests.services import free_port
+from tests.paths import REALSPEECH
 from tests.stream_service import Service, running, wait_for_topics
 
 KEY = "test-key-" + uuid.uuid4().hex
@@ -73,7 +74,7 @@ def test_an_upload_with_a_vocabulary_is_heard_with_it(stack: Stack) -> None:
     answer = stack.client.post(
         "/v1/videos",
         params={"video_id": "gw-hotwords", "name": "hotwords.mp3", "hotwords": "ComfyUI"},
-        content=(DATA_DIR / "realspeech" / "hotwords.mp3").read_bytes(),
+        content=(REALSPEECH / "hotwords.mp3").read_bytes(),
         headers={"Authorization": f"Bearer {KEY}"},
     )
     assert answer.status_code == 202, answer.text

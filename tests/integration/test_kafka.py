@@ -21,7 +21,7 @@ from connectors.kafka.planner import BatchPlanner
 from connectors.kafka.read import ReadFromKafka
 from connectors.kafka.records import KafkaRecord, PartitionRange
 from connectors.kafka.write import WriteToKafka, produce_once
-from tests.services import free_port
+from devtools.services import free_port
 
 # Short sessions make group changes quick; the test broker allows them
 # (group.min.session.timeout.ms=1000), a stock broker refuses sessions under 6 s.

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from tests.services import prism_binary
+from devtools.services import prism_binary
 from tests.stream_service import Service, collect, publish, upload, upload_event, wait_for_topics
 
 

@@ -21,23 +21,23 @@ import pytest
 import webvtt
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
+from captions.cues import CaptionRules
+from captions.line_breaks import NO_LINE_START
+from captions.rules import rules_for_language
 from connectors.media import decode_pcm, probe
+from devtools.scoring import missing_runs, normalize, score
+from devtools.speech import longform_talk, script_text
 from pipelines.caption_files import caption_files
 from schemas.events import UploadRequest
 from schemas.transcript import Word, join_words
 from tests.caption_rules import check_vtt_text
 from tests.cli_process import run_cli
-from tests.fixtures.longform import longform_talk, script_text
-from tests.fixtures.media import DATA_DIR
-from tests.fixtures.scoring import missing_runs, normalize, score
+from tests.paths import REALSPEECH
 from transforms.chunks import speech_chunks
-from transforms.cues import CaptionRules
-from transforms.languages import rules_for_language
-from transforms.line_breaks import NO_LINE_START
 from transforms.settings import CaptionOptions, WhisperSettings
 from transforms.whisper import SileroVad
 
-REAL = DATA_DIR / "realspeech"
+REAL = REALSPEECH
 RECORDINGS = {  # video id -> file
     "jfk": "jfk.flac",
     "multilingual": "multilingual.mp3",

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import webvtt
 
+from devtools.media import CLIP_TEXT
+from devtools.scoring import score
 from tests.caption_rules import check_vtt_text
-from tests.fixtures.media import CLIP_TEXT
-from tests.fixtures.scoring import score
 from tests.stream_service import (
     Service,
     collect,

@@ -16,7 +16,7 @@ import pytest
 
 from connectors.kafka.admin import ensure_topics
 from connectors.kafka.config import KafkaConfig
-from tests.services import running_kafka
+from devtools.services import running_kafka
 from tests.stream_service import (
     Service,
     collect,

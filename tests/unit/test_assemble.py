@@ -18,8 +18,8 @@ from apache_beam.testing import test_stream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
+from devtools.media import make_media
 from schemas.events import UploadRequest
-from tests.fixtures.media import make_media
 from transforms.assemble import DONE_TTL_S
 from transforms.caption import CaptionVideos
 from transforms.settings import CaptionOptions, WhisperSettings

@@ -10,7 +10,7 @@ import pytest
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from connectors.media import decode_pcm, probe
-from tests.fixtures.media import clip_path
+from devtools.media import clip_path
 from transforms.chunks import SAMPLE_RATE, ChunkAudio, ChunkingOptions, speech_chunks
 from transforms.whisper import SileroVad
 

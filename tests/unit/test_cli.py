@@ -10,7 +10,7 @@ import pytest
 from pipelines.caption_files import refused_input, requests_for_files
 from pipelines.cli import build_parser, main
 from pipelines.options import UsageError, caption_options
-from pipelines.progress import show_progress
+from pipelines.progress_bar import show_progress
 from transforms.domain import CaptionResult
 from transforms.progress import report
 
@@ -25,7 +25,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert options.whisper.model == "small"
     assert options.whisper.beam_size == 5 and options.whisper.batch_size == 0
     assert options.default_language is None
-    assert options.formats == ("vtt", "srt", "json")
+    assert options.formats == ("vtt", "srt", "ttml", "json")
     assert options.rules.max_chars_per_line == 42 and options.rules.max_lines == 2
     assert options.reshuffle is False
 

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from captions.cues import CaptionRules, Cue, layout_cues, repair_word_times
+from captions.line_breaks import NO_LINE_START
+from captions.rules import rules_for_language
 from schemas.transcript import Word
 from tests.caption_rules import assert_hard_caption_rules, caption_rule_violations, shown_texts
-from transforms.cues import CaptionRules, Cue, layout_cues, repair_word_times
-from transforms.languages import rules_for_language
-from transforms.line_breaks import NO_LINE_START
 
 RULES = CaptionRules()
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

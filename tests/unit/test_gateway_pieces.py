@@ -9,9 +9,9 @@ import pytest
 from connectors.storage.file_store import FileStore
 from connectors.storage.layout import content_type_for
 from connectors.storage.spool import UploadSpool
+from devtools.media import GOOD_KINDS
 from gateway.media_types import SNIFF_BYTES, safe_file_name, sniff_extension
 from gateway.origin import RangeNotSatisfiable, etag_matches, parse_range
-from tests.fixtures.media import GOOD_KINDS
 
 
 @pytest.mark.parametrize("kind", sorted(GOOD_KINDS))

@@ -26,14 +26,14 @@ from connectors.media import (
     ffmpeg_exe,
     probe,
 )
-from schemas.errors import CaptionError, ErrorCode
-from tests.fixtures.media import (
+from devtools.media import (
     LATE_AUDIO_S,
     clip_duration_s,
     expected_duration_s,
     make_long_audio,
     make_media,
 )
+from schemas.errors import CaptionError, ErrorCode
 
 PADDING_TOLERANCE = SAMPLE_RATE // 20  # 50 ms
 ALIGNMENT_TOLERANCE = SAMPLE_RATE // 100  # 10 ms

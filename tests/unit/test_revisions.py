@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from captions.cues import Cue
+from captions.formats import write_vtt
 from connectors.storage.file_store import FileStore
 from connectors.storage.store import PreconditionFailed
-from schemas.manifest import Manifest
-from transforms.cues import Cue
-from transforms.revisions import (
+from library.revisions import (
     PreconditionRequired,
     commit_generated,
     current_track,
@@ -25,7 +25,8 @@ from transforms.revisions import (
     save_track,
     sync_manifest,
 )
-from transforms.tracks import read_track_meta, write_vtt
+from library.track_meta import read_track_meta
+from schemas.manifest import Manifest
 
 V = "talk"
 
@@ -55,9 +56,10 @@ def test_a_models_first_track_is_revision_one_and_kept(store: FileStore) -> None
     assert track is not None and track.meta.generated and track.etag == change.etag
     assert store.exists(f"captions/{V}/revisions/en/1.vtt")
     assert "hello" in store.get_bytes(f"captions/{V}/en.srt").decode()
-    (vtt, srt) = manifest_tracks(store)
+    (vtt, srt, ttml) = manifest_tracks(store)
     assert (vtt["format"], vtt["revision"], vtt["generated"]) == ("vtt", 1, True)
     assert (srt["format"], srt["revision"]) == ("srt", 1)
+    assert (ttml["format"], ttml["revision"]) == ("ttml", 1)
 
 
 def test_a_replay_with_the_same_cues_makes_no_revision(store: FileStore) -> None:
@@ -89,7 +91,7 @@ def test_a_new_language_needs_if_none_match_and_is_subtitles(store: FileStore) -
         save_track(store, V, "de", cues("hallo"), kind="subtitles", if_match="*")
     change = save_track(store, V, "de", cues("hallo"), kind="subtitles", if_none_match=True)
     assert change.meta.revision == 1 and change.meta.kind == "subtitles"
-    assert [t["language"] for t in manifest_tracks(store)] == ["de", "de"]
+    assert [t["language"] for t in manifest_tracks(store)] == ["de", "de", "de"]
 
 
 def test_a_model_never_replaces_a_persons_revision(store: FileStore) -> None:
@@ -205,8 +207,10 @@ def test_the_manifest_lists_every_current_track_spoken_language_first(store: Fil
     assert [(t["language"], t["format"]) for t in manifest_tracks(store)] == [
         ("en", "vtt"),
         ("en", "srt"),
+        ("en", "ttml"),
         ("de", "vtt"),
         ("de", "srt"),
+        ("de", "ttml"),
     ]
     # A failed manifest is left alone.
     failed = Manifest.from_dict(

@@ -1,4 +1,5 @@
-"""Track formats: WebVTT and SubRip text exactly as players expect, transcript JSON."""
+"""Track formats: WebVTT and SubRip text exactly as players expect, transcript JSON, and the
+format registry that every format is one entry of."""
 
 from __future__ import annotations
 
@@ -10,19 +11,15 @@ import webvtt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from captions.cues import CaptionRules, Cue, layout_cues
+from captions.formats import WRITERS, write_srt, write_transcript_json, write_vtt
+from captions.formats.srt import srt_timestamp
+from captions.formats.vtt import vtt_timestamp
 from connectors.storage.layout import content_type_for
+from schemas.formats import CAPTION_FORMATS, FORMAT_NAMES, TRACK_FORMATS
 from schemas.transcript import Segment, Transcript, Word, join_words
 from tests.caption_rules import check_vtt_text, shown_texts
 from tests.unit.test_cues import PROPERTY, caption_rules, spoken, spoken_words
-from transforms.cues import CaptionRules, Cue, layout_cues
-from transforms.tracks import (
-    TRACK_WRITERS,
-    srt_timestamp,
-    vtt_timestamp,
-    write_srt,
-    write_transcript_json,
-    write_vtt,
-)
 
 TWO_CUES = [
     Cue(1.5, 3.25, ("Hello there,", "how are you?"), ()),
@@ -34,10 +31,11 @@ def read_vtt(text: str) -> webvtt.WebVTT:
     return webvtt.from_buffer(io.StringIO(text))
 
 
-def test_vtt_is_exactly_header_then_blocks() -> None:
+def test_vtt_is_exactly_signature_language_note_then_blocks() -> None:
     assert write_vtt(TWO_CUES, "en") == (
         "WEBVTT\n"
-        "Language: en\n"
+        "\n"
+        "NOTE language=en\n"
         "\n"
         "00:00:01.500 --> 00:00:03.250\n"
         "Hello there,\n"
@@ -48,14 +46,15 @@ def test_vtt_is_exactly_header_then_blocks() -> None:
     )
 
 
-def test_vtt_without_language_has_no_language_line() -> None:
+def test_vtt_without_language_has_no_language_note() -> None:
     assert write_vtt(TWO_CUES).startswith("WEBVTT\n\n00:00:01.500")
     assert write_vtt([]) == "WEBVTT\n"
 
 
 def test_webvtt_reads_back_texts_times_and_language() -> None:
     track = read_vtt(write_vtt(TWO_CUES, "de"))
-    assert track.metadata == ["Language: de"]
+    assert track.metadata == []  # no header metadata: the W3C recommendation has none
+    assert "NOTE language=de" in write_vtt(TWO_CUES, "de")
     assert [c.text for c in track.captions] == ["Hello there,\nhow are you?", "Fine."]
     assert [
         (c.start_time.in_milliseconds(), c.end_time.in_milliseconds()) for c in track.captions
@@ -115,17 +114,20 @@ def test_transcript_json_is_utf8_and_keeps_missing_times_as_null() -> None:
     assert data["video_id"] == "v1"
 
 
-def test_every_format_has_a_writer_and_a_content_type() -> None:
+def test_every_format_of_the_registry_has_a_writer_and_a_content_type() -> None:
     transcript = Transcript("v1", "en", 5.0)
-    assert set(TRACK_WRITERS) == {"vtt", "srt", "json"}
-    assert {fmt: content_type_for(f"x.{fmt}") for fmt in TRACK_WRITERS} == {
+    assert FORMAT_NAMES == ("vtt", "srt", "ttml", "json")
+    assert tuple(WRITERS) == CAPTION_FORMATS  # one writer a caption format, in its order
+    assert {f.name: content_type_for(f"x.{f.name}") for f in TRACK_FORMATS} == {
         "vtt": "text/vtt; charset=utf-8",
         "srt": "application/x-subrip; charset=utf-8",
+        "ttml": "application/ttml+xml; charset=utf-8",
         "json": "application/json",
     }
-    assert TRACK_WRITERS["vtt"](TWO_CUES, transcript).startswith("WEBVTT\nLanguage: en\n")
-    assert TRACK_WRITERS["srt"](TWO_CUES, transcript).startswith("1\n00:00:01,500")
-    assert json.loads(TRACK_WRITERS["json"](TWO_CUES, transcript))["language"] == "en"
+    assert WRITERS["vtt"](TWO_CUES, "en").startswith("WEBVTT\n\nNOTE language=en\n")
+    assert WRITERS["srt"](TWO_CUES, "en").startswith("1\n00:00:01,500")
+    assert WRITERS["ttml"](TWO_CUES, "en").startswith("<?xml")
+    assert json.loads(write_transcript_json(transcript))["language"] == "en"
 
 
 # --- the written track, read back, still keeps every caption rule ------------------------------

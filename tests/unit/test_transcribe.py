@@ -11,8 +11,8 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.util import assert_that, equal_to
 
 from connectors.media import decode_pcm, probe
-from tests.fixtures.media import clip_path
-from tests.fixtures.whisper_model import DEFAULT_SCRIPT, cached_whisper_model
+from devtools.media import clip_path
+from devtools.scripted_whisper import DEFAULT_SCRIPT, cached_whisper_model
 from transforms.chunks import ChunkAudio, speech_chunks
 from transforms.domain import Chunk, ChunkFailed
 from transforms.settings import WhisperSettings

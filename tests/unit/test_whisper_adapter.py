@@ -17,9 +17,10 @@ from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 from faster_whisper.vad import get_vad_model
 
 from connectors.media import decode_pcm, probe
+from devtools.media import clip_path
+from devtools.scripted_whisper import DEFAULT_SCRIPT, cached_whisper_model
 from schemas.transcript import join_words
-from tests.fixtures.media import DATA_DIR, clip_path
-from tests.fixtures.whisper_model import DEFAULT_SCRIPT, cached_whisper_model
+from tests.paths import REALSPEECH
 from transforms.chunks import ChunkAudio, speech_chunks
 from transforms.domain import Chunk, ChunkTranscript
 from transforms.settings import WhisperSettings
@@ -131,7 +132,7 @@ def test_one_batch_of_real_speech_mixes_videos_languages_tasks_and_vocabularies(
     real_model: Path,
 ) -> None:
     def first_chunk(name: str) -> ChunkAudio:
-        path = DATA_DIR / "realspeech" / name
+        path = REALSPEECH / name
         return next(iter(speech_chunks(decode_pcm(path, probe(path)), SileroVad())))
 
     jfk, french, japanese = (

@@ -12,7 +12,7 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.audio import pad_or_trim
 from tokenizers import Tokenizer
 
-from tests.fixtures.whisper_model import (
+from devtools.scripted_whisper import (
     DEFAULT_SCRIPT,
     build_whisper_model,
     cached_whisper_model,

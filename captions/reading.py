@@ -8,7 +8,6 @@ references decoded), ready for our own writers. Pure logic, no Beam.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from typing import Final, Literal
 import webvtt
 from webvtt.errors import MalformedCaptionError, MalformedFileError
 
-from transforms.cues import Cue
+from captions.cues import Cue
+from captions.markup import CueText, has_markup, parse_cue_text, visible_lines
 
 MEDIA_END_TOLERANCE_S: Final = 1.0  # a cue may end this long after the media (rounding, fades)
 
@@ -26,9 +26,9 @@ _SRT_TIME: Final = r"(\d{1,}):([0-5]?\d):([0-5]?\d)[,.](\d{3})"
 _VTT_TIMING_RE: Final = re.compile(rf"^{_VTT_TIME}[ \t]+-->[ \t]+{_VTT_TIME}(?:[ \t]+\S.*)?$")
 _SRT_TIMING_RE: Final = re.compile(rf"^[ \t]*{_SRT_TIME}[ \t]*-->[ \t]*{_SRT_TIME}[ \t]*$")
 _LINE_BREAK_RE: Final = re.compile(r"\r\n|\r|\n")
-_TAG_RE: Final = re.compile(r"<[^>\n]*>")
 # SubRip has no escaping: only its formatting tags are markup; any other "<...>" is text.
 _SRT_TAG_RE: Final = re.compile(r"</?(?:b|i|u|s)>|<font(?:\s[^>\n]*)?>|</font>", re.IGNORECASE)
+_SRT_KEPT: Final = ("<b>", "</b>", "<i>", "</i>", "<u>", "</u>")  # WebVTT has no <s>, <font>
 
 
 class CaptionFileError(ValueError):
@@ -69,8 +69,9 @@ def read_caption_file(data: bytes, *, media_end: float | None = None) -> list[Cu
         if k >= len(timed) or (timed[k].start_ms, timed[k].end_ms) != times:
             line = timed[k].line if k < len(timed) else len(lines)
             raise CaptionFileError(line, "this cue could not be read as written")
-        text_lines = tuple(_shown_line(line, kind) for line in caption.raw_text.split("\n"))
-        cues.append(Cue(times[0] / 1000, times[1] / 1000, tuple(t for t in text_lines if t), ()))
+        cue_text = _cue_text(caption.raw_text, kind)
+        markup = cue_text if has_markup(cue_text) else None
+        cues.append(Cue(times[0] / 1000, times[1] / 1000, visible_lines(cue_text), (), markup))
     if len(captions) != len(timed):
         raise CaptionFileError(timed[len(captions)].line, "this cue could not be read")
     _check_times(timed, media_end)
@@ -190,8 +191,21 @@ def _check_times(timed: Sequence[_Timed], media_end: float | None) -> None:
             )
 
 
-def _shown_line(line: str, kind: str) -> str:
-    """A line as a viewer reads it: tags (<i>, <v Speaker>; SubRip's <b>, <font>) dropped,
-    WebVTT's character references decoded, spaces made single."""
-    text = html.unescape(_TAG_RE.sub("", line)) if kind == "vtt" else _SRT_TAG_RE.sub("", line)
-    return " ".join(text.split())
+def _cue_text(raw: str, kind: str) -> CueText:
+    """A cue's text as a viewer reads it, with its markup: WebVTT's by the WebVTT parsing rules
+    (unknown tags dropped, character references decoded); SubRip's `<i>`, `<b>`, `<u>` kept,
+    its `<s>` and `<font>` dropped, every other character as written."""
+    if kind == "vtt":
+        return parse_cue_text(raw)
+    parts, at = [], 0
+    for match in _SRT_TAG_RE.finditer(raw):
+        parts.append(_escape(raw[at : match.start()]))
+        tag = match.group(0).lower()
+        parts.append(tag if tag in _SRT_KEPT else "")
+        at = match.end()
+    parts.append(_escape(raw[at:]))
+    return parse_cue_text("".join(parts))
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

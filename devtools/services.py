@@ -11,7 +11,7 @@ use (`auto.create.topics.enable=false`), as in production.
 
 Prism is `go install github.com/apache/beam/sdks/v2/go/cmd/prism@v<the Beam version we pin>`,
 verified by Go's checksum database as every module download is, and kept in
-`~/.cache/autocaption/prism/`. `python -m tests.services prism` builds it (about a minute)
+`~/.cache/autocaption/prism/`. `python -m devtools.services prism` builds it (about a minute)
 and prints its path.
 """
 
@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.fixtures.real_whisper import cache_root
+from connectors.weights import user_cache
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_POM = REPO / "deploy" / "kafka" / "pom.xml"
@@ -42,7 +42,7 @@ def prism_binary() -> Path:
     from importlib import metadata
 
     version = metadata.version("apache-beam")
-    folder = cache_root().parent / "prism" / f"v{version}"
+    folder = user_cache() / "prism" / f"v{version}"
     binary = folder / "prism"
     if binary.exists():
         return binary
@@ -100,7 +100,7 @@ def _stop(process: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
 
 def kafka_jars() -> Path:
     """The folder of the broker's jars, copied from Maven Central on first use."""
-    folder = cache_root().parent / "jvm" / f"kafka-{KAFKA_VERSION}"
+    folder = user_cache() / "jvm" / f"kafka-{KAFKA_VERSION}"
     if (folder / ".complete").exists():
         return folder
     mvn = shutil.which("mvn")
@@ -253,4 +253,4 @@ if __name__ == "__main__":
     elif sys.argv[1:] == ["kafka"]:
         print(kafka_jars())
     else:
-        sys.exit("usage: python -m tests.services prism|kafka")
+        sys.exit("usage: python -m devtools.services prism|kafka")

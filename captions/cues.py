@@ -21,7 +21,7 @@ Words the model gave no usable time (numbers and symbols often get none: NaN, ze
 before start, out of order) keep their place and get times interpolated from their neighbours.
 
 Text is shown exactly as the model spelled it: words are joined with a space only where the
-model put one, and breaks fall only where `transforms.line_breaks` allows them (at spaces in
+model put one, and breaks fall only where `captions.line_breaks` allows them (at spaces in
 spaced writing, between phrases in Japanese, Chinese and Thai). "A word" in the rules above is
 then a run of words no break may fall inside; widths and reading speed count characters the
 way the language's guide does (`CaptionRules.half_width_weight`).
@@ -35,74 +35,37 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from captions.line_breaks import BREAK_AT_CLAUSE, NEVER, break_penalties
+from captions.markup import CueText, plain_cue_text
+from captions.rules import CaptionRules
 from schemas.transcript import Word, join_words
-from transforms.line_breaks import (
-    BREAK_AT_CLAUSE,
-    NEVER,
-    PHRASE_SEGMENTERS,
-    break_penalties,
-    text_width,
-)
 
 __all__ = ["CaptionRules", "Cue", "layout_cues"]
 
 
 @dataclass(frozen=True)
-class CaptionRules:
-    """The caption style; every default comes from a broadcast style guide."""
-
-    # Netflix TTSG "Characters per line: 42"; BBC allows 37-42 characters.
-    max_chars_per_line: int = 42
-    # Netflix TTSG "Maximum of 2 lines"; DCMP: "no more than two lines".
-    max_lines: int = 2
-    # Netflix TTSG "Minimum duration: 5/6 of a second per subtitle event".
-    min_duration_s: float = 5 / 6
-    # Netflix TTSG "Maximum duration: 7 seconds per subtitle event".
-    max_duration_s: float = 7.0
-    # Netflix TTSG Timing: at least 2 frames between subtitle events (2 frames at 24 fps).
-    min_gap_s: float = 2 / 24
-    # Netflix TTSG Timing: gaps under 12 frames (about 0.5 s) close to 2 frames ("chaining").
-    chain_gap_s: float = 0.5
-    # Netflix TTSG "Reading speed: up to 17 characters per second" (adult programs).
-    max_chars_per_second: float = 17.0
-    # BBC Timing: do not run a subtitle across a long pause; DCMP: captions in sync with speech.
-    max_pause_in_cue_s: float = 1.5
-    # BBC Timing: subtitles should not linger after the speech (DCMP: caption in sync with audio).
-    max_linger_s: float = 0.5
-    # Netflix Japanese, Chinese and Korean guides: half-width characters count as half a one.
-    half_width_weight: float = 1.0
-    # Writing without spaces between words: a segmenter name from PHRASE_SEGMENTERS ("ja",
-    # "zh-hans", "zh-hant", "th", "chars"); None: breaks at the model's spaces.
-    phrases: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.max_chars_per_line < 1 or self.max_lines < 1:
-            raise ValueError("a cue needs at least one line of at least one character")
-        if not 0 < self.min_duration_s <= self.max_duration_s or self.min_gap_s < 0:
-            raise ValueError("need 0 < min_duration_s <= max_duration_s and min_gap_s >= 0")
-        if not 0 < self.half_width_weight <= 1:
-            raise ValueError("half_width_weight must be in (0, 1]")
-        if self.phrases is not None and self.phrases not in PHRASE_SEGMENTERS:
-            raise ValueError(f"phrases: one of {PHRASE_SEGMENTERS} or None, not {self.phrases!r}")
-
-    def width(self, text: str) -> float:
-        """How much of a line `text` takes under these rules."""
-        return text_width(text, self.half_width_weight)
-
-
-@dataclass(frozen=True)
 class Cue:
-    """One caption on screen: its times in seconds, its lines, and the words it shows in order."""
+    """One caption on screen: its times in seconds, its lines (the text a viewer reads), the
+    words it shows in order, and, for a cue a person wrote with markup (italics, voices, ...),
+    that markup (`captions.markup`; None: the lines are all there is)."""
 
     start: float
     end: float
     lines: tuple[str, ...]
     words: tuple[Word, ...]
+    markup: CueText | None = None
 
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
 
+    @property
+    def cue_text(self) -> CueText:
+        """The cue's text with its markup, for the track writers."""
+        return self.markup if self.markup is not None else plain_cue_text(self.lines)
+
+
+DEFAULT_RULES = CaptionRules()
 
 NATURAL_PAUSE_S = 0.3  # a pause this long between words breaks as well as a comma does
 
@@ -117,7 +80,7 @@ CROWDING_WEIGHT = 20.0  # a cue too short for the next to start on time delays t
 
 
 def layout_cues(
-    words: Sequence[Word], rules: CaptionRules = CaptionRules(), media_end: float | None = None
+    words: Sequence[Word], rules: CaptionRules = DEFAULT_RULES, media_end: float | None = None
 ) -> list[Cue]:
     """Lay out timed words (in spoken order) as caption cues under `rules`, in time order.
 

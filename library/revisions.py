@@ -1,7 +1,7 @@
 """A caption track's revisions in storage: the one place that changes a track.
 
     captions/<id>/<lang>.vtt                the current revision (what the origin serves)
-    captions/<id>/<lang>.srt                the same cues, following the .vtt
+    captions/<id>/<lang>.srt, .ttml, ...    the same cues in the other formats, following it
     captions/<id>/revisions/<lang>/<n>.vtt  every revision ever made, kept
     captions/<id>/manifest.json             its track entries follow the .vtt files
 
@@ -9,7 +9,7 @@ Every revision is written once under its number, by a conditional create that cl
 number, so two writers never share one. The current `.vtt` carries its `TrackMeta` (revision,
 made by a model or a person, kind, time) in a NOTE, and changes only by a conditional write
 against the ETag it had (`ObjectStore.put_if`): of two changes racing from the same revision,
-exactly one lands. The `.srt` and the manifest are then brought in line with the `.vtt`
+exactly one lands. The other formats and the manifest are then brought in line with the `.vtt`
 (`sync_track`), until the `.vtt` no longer moves under them.
 
 A person's revision is never replaced by a model's: a track made again while a person's
@@ -24,6 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
+from captions.cues import Cue
+from captions.formats import write_caption_track, write_vtt
+from captions.reading import read_caption_file
 from connectors.storage.layout import (
     captions_prefix,
     content_type_for,
@@ -33,22 +36,15 @@ from connectors.storage.layout import (
     track_key,
 )
 from connectors.storage.store import ObjectStore, PreconditionFailed
+from library.track_meta import TrackChange, TrackMeta, read_track_meta, with_meta, without_meta
 from schemas.events import TrackRef, utc_timestamp
+from schemas.formats import CAPTION_FORMATS, KEPT_FORMAT
 from schemas.ids import is_language_code
 from schemas.manifest import Manifest
-from transforms.caption_files import read_caption_file
-from transforms.cues import Cue
-from transforms.tracks import (
-    TrackChange,
-    TrackMeta,
-    read_track_meta,
-    with_meta,
-    without_meta,
-    write_srt,
-    write_vtt,
-)
 
 VTT_TYPE: Final = content_type_for(".vtt")
+# The formats made from the kept WebVTT revision.
+FOLLOWERS: Final = tuple(f for f in CAPTION_FORMATS if f != KEPT_FORMAT)
 ATTEMPTS: Final = 20  # rounds of a read-check-write loop before giving up (contention)
 _REVISION_FILE_RE: Final = re.compile(r"([1-9][0-9]{0,8})\.vtt")
 
@@ -86,13 +82,15 @@ def current_track(store: ObjectStore, video_id: str, language: str) -> CurrentTr
     return CurrentTrack(language, etag, meta, text)
 
 
-def current_tracks(store: ObjectStore, video_id: str) -> list[CurrentTrack]:
-    """Every current track of the video, by language."""
-    prefix = captions_prefix(video_id)
+def current_tracks(
+    store: ObjectStore, video_id: str, names: set[str] | None = None
+) -> list[CurrentTrack]:
+    """Every current track of the video, by language (`names`: the files of its captions
+    folder, when the caller listed them already)."""
     languages = sorted(
         name.removesuffix(".vtt")
-        for name in (key[len(prefix) :] for key in store.list(prefix))
-        if name.endswith(".vtt") and "/" not in name and is_language_code(name[:-4])
+        for name in (names if names is not None else _names(store, video_id))
+        if name.endswith(".vtt") and is_language_code(name[:-4])
     )
     found = (current_track(store, video_id, language) for language in languages)
     return [track for track in found if track is not None]
@@ -149,7 +147,7 @@ def save_track(
     except PreconditionFailed:
         store.delete(revision_key(video_id, language, meta.revision))  # it never was current
         raise
-    sync_track(store, video_id, language, with_srt=True)
+    sync_track(store, video_id, language, formats=CAPTION_FORMATS)  # a person's: every format
     return TrackChange(language, "replaced", meta, True, etag)
 
 
@@ -174,8 +172,8 @@ def retire_tracks(store: ObjectStore, video_id: str) -> None:
     the same id is captioned afresh; the old captions belong to the old media)."""
     for track in current_tracks(store, video_id):
         _keep(store, video_id, track)
-        store.delete(track_key(video_id, track.language, "vtt"))
-        store.delete(track_key(video_id, track.language, "srt"))
+        for fmt in CAPTION_FORMATS:
+            store.delete(track_key(video_id, track.language, fmt))
 
 
 def commit_generated(
@@ -185,11 +183,12 @@ def commit_generated(
     cues: Sequence[Cue],
     *,
     kind: Literal["captions", "subtitles"],
-    with_srt: bool = True,
+    formats: Sequence[str] = CAPTION_FORMATS,
     manifest: bool = True,
 ) -> TrackChange | None:
     """A model's track: a new revision, current unless a person's revision is. None when the
-    current revision is a model's with these very cues (a replay): nothing is made.
+    current revision is a model's with these very cues (a replay): nothing is made. `formats`:
+    the caption formats the track is served in (WebVTT is kept either way).
     `manifest=False`: the caller brings the manifest in line itself, after its tracks."""
     body = write_vtt(cues, language)
     claimed: tuple[TrackMeta, str] | None = None
@@ -197,7 +196,7 @@ def commit_generated(
         current = current_track(store, video_id, language)
         if current is not None and claimed is None:
             if current.meta.generated and without_meta(current.text) == body:
-                sync_track(store, video_id, language, with_srt=with_srt, manifest=manifest)
+                sync_track(store, video_id, language, formats=formats, manifest=manifest)
                 return None
             _keep(store, video_id, current)
         if claimed is None:
@@ -210,7 +209,7 @@ def commit_generated(
         except PreconditionFailed:
             continue  # the track moved meanwhile: look again
         made = CurrentTrack(language, etag, meta, text)
-        sync_track(store, video_id, language, with_srt=with_srt, manifest=manifest, known=made)
+        sync_track(store, video_id, language, formats=formats, manifest=manifest, known=made)
         return TrackChange(language, "generated", meta, True, etag)
     raise RuntimeError(f"the {language} track of {video_id!r} kept changing; not committed")
 
@@ -220,25 +219,30 @@ def sync_track(
     video_id: str,
     language: str,
     *,
-    with_srt: bool | None = None,
+    formats: Sequence[str] | None = None,
     manifest: bool = True,
     known: CurrentTrack | None = None,
 ) -> None:
-    """Bring the `.srt` and the manifest's entries in line with the current `.vtt`.
+    """Bring the track's other formats (`.srt`, `.ttml`, ...) and the manifest's entries in
+    line with the current `.vtt`.
 
-    The `.srt` is written when `with_srt` is True, or (None) when one exists already; the
+    `formats`: the caption formats the track is served in (None: those it has already); the
     manifest unless `manifest` is False. Repeats until the `.vtt` stayed as it was read, so the
-    last of several writers leaves both in line. `known`: the current revision as its writer
+    last of several writers leaves all in line. `known`: the current revision as its writer
     just wrote it (one read fewer).
     """
-    srt = track_key(video_id, language, "srt")
     for _ in range(ATTEMPTS):
         current, known = known or current_track(store, video_id, language), None
         if current is None:
-            store.delete(srt)
-        elif with_srt or (with_srt is None and store.exists(srt)):
+            for fmt in FOLLOWERS:
+                store.delete(track_key(video_id, language, fmt))
+        else:
+            followers = _followers(store, video_id, language, formats)
             cues = read_caption_file(without_meta(current.text).encode("utf-8"))
-            store.put_bytes(srt, write_srt(cues, language).encode("utf-8"), content_type_for(srt))
+            for fmt in followers:
+                key = track_key(video_id, language, fmt)
+                text = write_caption_track(fmt, cues, language)
+                store.put_bytes(key, text.encode("utf-8"), content_type_for(key))
         if manifest:
             sync_manifest(store, video_id)
         after = current_track(store, video_id, language)
@@ -290,7 +294,7 @@ def track_refs(
             TrackRef(
                 track.language,
                 meta.kind,
-                fmt,  # type: ignore[arg-type]
+                fmt,
                 store.uri(key),
                 key,
                 meta.revision,
@@ -302,14 +306,31 @@ def track_refs(
 
 
 def _track_refs(store: ObjectStore, video_id: str, manifest: Manifest) -> tuple[TrackRef, ...]:
-    """Entries for every current track (the spoken language first), then transcript.json."""
-    tracks = current_tracks(store, video_id)
+    """Entries for every current track (the spoken language first), in each format it is
+    stored in, then transcript.json."""
+    names = _names(store, video_id)
+    tracks = current_tracks(store, video_id, names)
     tracks.sort(key=lambda t: (t.language != manifest.language, t.language))
     refs: list[TrackRef] = []
     for track in tracks:
-        has_srt = store.exists(track_key(video_id, track.language, "srt"))
-        refs += track_refs(store, video_id, track, ("vtt", "srt") if has_srt else ("vtt",))
+        stored = tuple(f for f in CAPTION_FORMATS if f"{track.language}.{f}" in names)
+        refs += track_refs(store, video_id, track, stored)
     return (*refs, *(t for t in manifest.tracks if t.format == "json"))
+
+
+def _followers(
+    store: ObjectStore, video_id: str, language: str, formats: Sequence[str] | None
+) -> list[str]:
+    """The formats to write from the current `.vtt`: `formats` (None: those stored now)."""
+    if formats is not None:
+        return [f for f in FOLLOWERS if f in formats]
+    return [f for f in FOLLOWERS if store.exists(track_key(video_id, language, f))]
+
+
+def _names(store: ObjectStore, video_id: str) -> set[str]:
+    """The names of the files directly in the video's captions folder."""
+    prefix = captions_prefix(video_id)
+    return {name for name in (key[len(prefix) :] for key in store.list(prefix)) if "/" not in name}
 
 
 def _claim(
@@ -326,7 +347,7 @@ def _claim(
     number = max(kept, default=0) + 1
     for _ in range(ATTEMPTS * 5):
         meta = TrackMeta(number, generated, kind, utc_timestamp())
-        text = write_vtt(cues, language, meta)
+        text = write_vtt(cues, language, [meta.note()])
         try:
             key = revision_key(video_id, language, number)
             store.put_if(key, text.encode("utf-8"), VTT_TYPE, if_none_match=True)

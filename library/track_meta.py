@@ -1,0 +1,82 @@
+"""What a stored track says of itself (`TrackMeta`, a NOTE in its WebVTT file) and what one
+change did to a track (`TrackChange`, what a `captions.updated` event tells)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from schemas.events import TrackRef
+from schemas.updates import CaptionsUpdated
+
+_META_RE: Final = re.compile(
+    r"^NOTE autocaption revision=(\d{1,9}) generated=(true|false) kind=(captions|subtitles) "
+    r"updated_at=(\S{1,40})\n\n?",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class TrackMeta:
+    """What a stored track says of itself: its revision, whether a model or a person made it,
+    its kind and when it was made. Written into the WebVTT file as a NOTE block (a comment that
+    players skip), so it changes in the same write as the cues it describes."""
+
+    revision: int
+    generated: bool
+    kind: Literal["captions", "subtitles"]
+    updated_at: str
+
+    def note(self) -> str:
+        generated = "true" if self.generated else "false"
+        return (
+            f"NOTE autocaption revision={self.revision} generated={generated} "
+            f"kind={self.kind} updated_at={self.updated_at}\n"
+        )
+
+
+@dataclass(frozen=True)
+class TrackChange:
+    """What one change did to a stored track (what a `captions.updated` event tells)."""
+
+    language: str
+    change: Literal["replaced", "deleted", "generated"]
+    meta: TrackMeta  # the revision made (or, for a deletion, the one taken out of service)
+    current: bool  # whether that revision is now the one served
+    etag: str | None = None  # the served .vtt's new ETag, when it changed
+
+    def event(self, video_id: str, tracks: Sequence[TrackRef]) -> CaptionsUpdated:
+        """The `captions.updated` event of this change; `tracks`: the files it touched."""
+        return CaptionsUpdated.for_change(
+            video_id,
+            self.language,
+            kind=self.meta.kind,
+            revision=self.meta.revision,
+            generated=self.meta.generated,
+            current=self.current,
+            change=self.change,
+            tracks=tracks,
+        )
+
+
+def read_track_meta(vtt: str) -> TrackMeta | None:
+    """The `TrackMeta` a stored WebVTT track carries; None for one without (older tracks)."""
+    match = _META_RE.search(vtt, 0, 2048)
+    if match is None:
+        return None
+    revision, generated, kind, updated_at = match.groups()
+    return TrackMeta(int(revision), generated == "true", kind, updated_at)  # type: ignore[arg-type]
+
+
+def with_meta(vtt: str, meta: TrackMeta) -> str:
+    """A WebVTT track with `meta` as its NOTE (after the signature), in place of any it had."""
+    vtt = without_meta(vtt)
+    header, blank, rest = vtt.partition("\n\n")
+    return f"{header}\n\n{meta.note()}\n{rest}" if blank else f"{vtt.rstrip()}\n\n{meta.note()}"
+
+
+def without_meta(vtt: str) -> str:
+    """The track's text without its `TrackMeta` NOTE: what two revisions compare by."""
+    return _META_RE.sub("", vtt, count=1)

@@ -1,0 +1,50 @@
+"""The repository stands on its own: nothing in it names a file outside it, and nothing the
+product, its README, the demo or the benchmarks need lives under `tests/`."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+OUTSIDE = re.compile(r"(^|[^/A-Za-z])DESIGN\.md|shared/notes|\.\./shared|/work/|/root/")
+OUTSIDE_TESTS = ("schemas", "connectors", "captions", "library", "transforms", "pipelines",
+                 "gateway", "devtools", "benchmarks", "scripts", "deploy")  # fmt: skip
+
+
+def tracked_text_files() -> list[Path]:
+    names = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    files = [REPO / name for name in names if (REPO / name).is_file()]
+    return [f for f in files if f.suffix not in (".ogg", ".flac", ".mp3", ".m4a", ".lock")]
+
+
+def test_nothing_names_a_file_outside_the_repository() -> None:
+    found = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()[:80]}"
+        for path in tracked_text_files()
+        if path != Path(__file__)
+        for number, line in enumerate(
+            path.read_text(encoding="utf-8", errors="ignore").splitlines(), 1
+        )
+        if OUTSIDE.search(line)
+    ]
+    assert found == []
+
+
+def test_nothing_outside_tests_needs_tests() -> None:
+    uses = re.compile(r"\btests\.(fixtures|services|data)|\btests/(fixtures|data)/")
+    found = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in tracked_text_files()
+        if path.relative_to(REPO).parts[0] in OUTSIDE_TESTS
+        or path.name in ("README.md", "Makefile")
+        for number, line in enumerate(
+            path.read_text(encoding="utf-8", errors="ignore").splitlines(), 1
+        )
+        if uses.search(line)
+    ]
+    assert found == []
