@@ -15,7 +15,9 @@ What gives way when speech is too dense to show (thirty words in a tenth of a se
 starts late, `min_gap_s` after the previous one instead of with its first word, and reading speed
 is not met. Line, order, duration, gap and no-overlap rules never give way, except at the very
 end: given the media's duration, no word and no cue runs past it, so a last cue that starts
-less than `min_duration_s` before the end is shorter (a player shows nothing after the end).
+less than `min_duration_s` before the end is shorter (a player shows nothing after the end), or
+joins the cue before it when that leaves it too little time to be seen (`fit_into_media`):
+every cue ends after it starts.
 
 Words the model gave no usable time (numbers and symbols often get none: NaN, zero length, end
 before start, out of order) keep their place and get times interpolated from their neighbours.
@@ -71,6 +73,10 @@ NATURAL_PAUSE_S = 0.3  # a pause this long between words breaks as well as a com
 
 UNTIMED_WORD_S = 0.3  # the most time an interpolated word gets
 
+# The shortest a cue may be shown, however little time the media leaves: two frames at 24 fps.
+# A cue that ends where it starts is dropped by players.
+MIN_SHOWN_S = 2 / 24
+
 # Weights of the cue-break search: a cue costs CUE_COST, its break costs BREAK_WEIGHT x penalty.
 CUE_COST = 3.0
 BREAK_WEIGHT = 2.0
@@ -97,10 +103,55 @@ def layout_cues(
             groups.append(block[a:b])
             lines.append(wrap_lines(block[a:b], penalties[a : b - 1], rules))
     times = time_cues(groups, rules, media_end)
+    if media_end is not None:
+        groups, lines, times = fit_into_media(groups, lines, times, rules, media_end)
     return [
         Cue(start, end, cue_lines, tuple(group))
         for group, cue_lines, (start, end) in zip(groups, lines, times, strict=True)
     ]
+
+
+def fit_into_media(
+    groups: Sequence[list[Word]],
+    lines: Sequence[tuple[str, ...]],
+    times: Sequence[tuple[float, float]],
+    rules: CaptionRules,
+    media_end: float,
+) -> tuple[list[list[Word]], list[tuple[str, ...]], list[tuple[float, float]]]:
+    """Cues the end of the media leaves too little time, made valid: each joins the cue before
+    it when it is under `MIN_SHOWN_S`, or under the minimum duration and the two fit in the
+    line limits (the minimum duration, the line limits and "a cue starts with its first word"
+    are the rules that then give way); a first cue still under `MIN_SHOWN_S` starts earlier, as
+    far as the cue before it allows. So every cue ends after it starts, in order, and none runs
+    past the media unless the media is shorter than `MIN_SHOWN_S`."""
+    groups, lines, times = list(groups), list(lines), list(times)
+    merged: set[int] = set()  # cues whose lines are laid out again below
+    for k in range(len(groups) - 1, 0, -1):
+        start, end = times[k]
+        shown = end - start
+        if shown >= rules.min_duration_s or end < media_end:  # not squeezed by the media's end
+            continue
+        both = [*groups[k - 1], *groups[k]]
+        if shown < MIN_SHOWN_S or _fits_lines(both, rules):
+            groups[k - 1 : k + 1] = [both]
+            lines[k - 1 : k + 1] = [lines[k - 1]]
+            times[k - 1 : k + 1] = [(times[k - 1][0], end)]
+            merged = {m - 1 if m > k else m for m in merged if m != k} | {k - 1}
+    for k in merged:
+        lines[k] = wrap_lines(groups[k], break_penalties(groups[k], rules.phrases), rules)
+    for k, (start, end) in enumerate(times):
+        if end - start < MIN_SHOWN_S:
+            floor = times[k - 1][1] + rules.min_gap_s if k else 0.0
+            start = max(floor, min(start, end - rules.min_duration_s))
+            times[k] = (start, max(end, start + MIN_SHOWN_S))
+    return groups, lines, times
+
+
+def _fits_lines(words: Sequence[Word], rules: CaptionRules) -> bool:
+    """Whether `words` fit on one cue's lines."""
+    units = _units(words, break_penalties(words, rules.phrases))
+    widths, seps = _unit_widths(words, units, rules)
+    return lines_needed(widths, seps, rules.max_chars_per_line) <= rules.max_lines
 
 
 def repair_word_times(words: Sequence[Word], media_end: float | None = None) -> list[Word]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import webvtt
 
+from captions.reading import read_caption_file
 from devtools.media import CLIP_TEXT
 from devtools.scoring import score
 from tests.caption_rules import check_vtt_text
@@ -190,6 +191,19 @@ def test_translate_to_english_adds_a_subtitle_track(
     assert manifest["language"] == "de"
     assert not (tmp_path / "vortrag" / "de.srt").exists()
     assert check_vtt_text((tmp_path / "vortrag" / "en.vtt").read_text(), None) == []
+
+
+def test_a_short_recording_with_more_words_than_fit_makes_valid_cues(
+    media, scripted_model: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # The scripted model says twenty words in 1.7 s: the last cue used to end where it starts.
+    short = media("wav", name="short.wav", duration_s=1.7)
+    result = run_cli("caption", str(short), "--out", str(tmp_path), "--model", str(scripted_model))
+    assert result.returncode == 0, result.stderr
+    for track in _manifest(tmp_path, "short")["tracks"]:
+        if track["format"] in ("vtt", "srt"):
+            cues = read_caption_file((tmp_path / "short" / Path(track["uri"]).name).read_bytes())
+            assert cues and all(c.start < c.end <= 1.7 for c in cues)
 
 
 def test_english_speech_needs_no_translation(media, real_model: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

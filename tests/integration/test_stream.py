@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import webvtt
 
+from captions.reading import read_caption_file
 from devtools.media import CLIP_TEXT
 from devtools.scoring import score
 from tests.caption_rules import check_vtt_text
@@ -152,7 +153,7 @@ def test_kill_9_mid_batch_loses_nothing_and_replays_under_the_same_event_id(
         files = [k.removeprefix(f"captions/{video_id}/") for k in keys]
         # Every track is kept as revisions too; a replay of the same cues makes none.
         assert [f for f in files if not f.startswith("revisions/")] == [
-            "en.srt", "en.vtt", "manifest.json", "transcript.json"
+            "en.srt", "en.ttml", "en.vtt", "manifest.json", "transcript.json"
         ]  # fmt: skip
         assert "revisions/en/1.vtt" in files
 
@@ -160,17 +161,26 @@ def test_kill_9_mid_batch_loses_nothing_and_replays_under_the_same_event_id(
 def test_sigterm_finishes_the_batch_and_stops_cleanly(service: Service, media) -> None:  # type: ignore[no-untyped-def]
     path = media("wav", name="term.wav", clip="speech_b")
     messages = [(v, upload_event(v, upload(service.bucket, v, path))) for v in ("term-a", "term-b")]
+    # 1.7 s of speech, in which the scripted model says twenty words: more than fits.
+    short = media("wav", name="term-short.wav", clip="speech_b", duration_s=1.7)
+    messages.append(("term-short", upload_event("term-short", upload(service.bucket, "term-short", short))))
     with running(service):
         wait_for_topics(service.bootstrap, list(service.topics.values()))
         publish(service.bootstrap, service.topics["video.uploaded"], messages)
-        collect(
+        events = collect(
             service.bootstrap,
-            [service.topics["captions.ready"]],
-            lambda e: len(e) >= 2,
+            [service.topics["captions.ready"], service.topics["captions.failed"]],
+            lambda e: len(e) >= 3,
             timeout=120,
         )
         assert service.stop(signal.SIGTERM) == 0
     assert '"event": "stopped"' in service.log_text()
+    assert {e["video_id"]: e["status"] for e in events} == dict.fromkeys(
+        ("term-a", "term-b", "term-short"), "ready"
+    ), events
+    for track in next(e for e in events if e["video_id"] == "term-short")["tracks"]:
+        if track["format"] == "vtt":  # every cue ends after it starts (read strictly)
+            assert read_caption_file(s3_text(service.bucket, track["key"]).encode())
 
 
 def test_burst_of_200_uploads_is_answered_with_bounded_memory(service: Service, media) -> None:  # type: ignore[no-untyped-def]

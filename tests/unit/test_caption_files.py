@@ -50,7 +50,9 @@ def test_our_own_tracks_read_back_to_the_same_cues() -> None:
     assert read_caption_file(write_vtt(cues, "en", [meta.note()]).encode()) == cues
     # SubRip keeps the text and its italics, bold and underline; a voice has no place in it.
     from_srt = read_caption_file(write_srt(cues).encode())
-    assert [(c.start, c.end, c.lines) for c in from_srt] == [(c.start, c.end, c.lines) for c in cues]
+    assert [(c.start, c.end, c.lines) for c in from_srt] == [
+        (c.start, c.end, c.lines) for c in cues
+    ]
 
 
 def test_a_byte_order_mark_is_fine() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.caption_files import refused_input, requests_for_files
 from pipelines.cli import build_parser, main
-from pipelines.options import UsageError, caption_options
+from pipelines.options import UsageError, caption_options, refuse_unknown
 from pipelines.progress_bar import show_progress
 from transforms.domain import CaptionResult
 from transforms.progress import report
@@ -113,3 +113,41 @@ def test_progress_reports_each_file_and_the_total() -> None:
     assert "[1/2] a: ready (4 cues)" in text
     assert "1 ready, 1 failed in 2.5 s" in text
     assert "b: ready" not in text
+
+
+@pytest.mark.parametrize(
+    ("command", "typo", "meant"),
+    [
+        (["caption", "x.flac", "--out", "o"], "--langauge", "--language"),
+        (["stream", "--bootstrap-servers", "b", "--storage", "s"], "--max-btach-records",
+         "--max-batch-records"),
+        (["backfill", "--manifest", "m.csv", "--storage", "s", "--report", "r"], "--skip-exsting",
+         "--skip-existing"),
+        (["serve", "--bootstrap-servers", "b", "--storage", "s"], "--api-kye", "--api-key"),
+        (["publish", "f.mp4", "--bootstrap-servers", "b", "--storage", "s"], "--vidoe-id",
+         "--video-id"),
+        (["models", "fetch", "base-pypi"], "--forse", None),
+    ],
+)  # fmt: skip
+def test_an_option_nobody_knows_is_refused_with_a_suggestion(
+    command: list[str], typo: str, meant: str | None
+) -> None:
+    err = io.StringIO()
+    with redirect_stderr(err):
+        code = main([*command, typo, "fr"])
+    assert code == 2, err.getvalue()
+    said = err.getvalue()
+    assert said.count("\n") == 1 and f"unknown option {typo}" in said
+    if meant:
+        assert f"did you mean {meant}?" in said
+    # an option that does not exist at all is not passed to Beam as a pipeline option either
+    assert "Unparseable" not in said
+
+
+def test_beam_pipeline_options_are_still_taken_by_commands_that_run_a_pipeline() -> None:
+    args, extra = build_parser().parse_known_args(
+        ["caption", "x.mp4", "--out", "o", "--direct_num_workers=2", "--job_endpoint", "embed"]
+    )
+    refuse_unknown(extra, args)  # nothing raised: Beam knows both
+    with pytest.raises(UsageError, match="did you mean --direct_num_workers"):
+        refuse_unknown(["--direct_num_worker=2"], args)

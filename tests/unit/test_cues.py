@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from captions.cues import CaptionRules, Cue, layout_cues, repair_word_times
+from captions.cues import MIN_SHOWN_S, CaptionRules, Cue, layout_cues, repair_word_times
+from captions.formats.shown import clock_time
 from captions.line_breaks import NO_LINE_START
 from captions.rules import rules_for_language
 from schemas.transcript import Word
@@ -339,10 +340,69 @@ def test_cues_stay_inside_the_media(words: list[Word], fraction: float) -> None:
     cues = layout_cues(words, media_end=media_end)
     assert [w.text for c in cues for w in c.words] == shown_texts(words)
     for cue in cues:
-        assert cue.start <= cue.end <= media_end
+        assert cue.start < cue.end <= media_end
         assert all(0 <= w.start <= w.end <= media_end for w in cue.words)
     for before, after in itertools.pairwise(cues):
         assert before.end <= after.start
+
+
+def assert_valid_cues_as_written(cues: list[Cue], media_end: float) -> None:
+    """Every cue as a file writes it (whole milliseconds) ends after it starts, in order, and
+    inside the media (a media shorter than two frames aside)."""
+    ms = [(clock_time(c.start), clock_time(c.end)) for c in cues]
+    for (start, end), cue in zip(ms, cues, strict=True):
+        assert start < end, (start, end, cue.lines)
+        assert cue.end <= max(media_end, MIN_SHOWN_S) + 1e-9
+    for (_, end), (start, _) in itertools.pairwise(ms):
+        assert end <= start
+
+
+# Adversarial word times: many words in little time, equal times, words at the media's end.
+crowded_words = st.builds(
+    lambda texts, times: [Word(t, a, b) for t, (a, b) in zip(texts, times, strict=False)],
+    st.lists(plain_word, min_size=1, max_size=60),
+    st.lists(
+        st.tuples(st.sampled_from([0.0, 1.5, 1.539, 1.5395]), st.sampled_from([1.539, 1.54])),
+        min_size=60,
+        max_size=60,
+    ),
+)
+
+
+@PROPERTY
+@given(crowded_words, st.sampled_from([1.539, 1.7, 0.05, 0.0]), caption_rules)
+def test_cues_end_after_they_start_however_little_time_the_media_leaves(
+    words: list[Word], media_end: float, rules: CaptionRules
+) -> None:
+    cues = layout_cues(words, rules, media_end=media_end)
+    assert [w.text for c in cues for w in c.words] == shown_texts(words)
+    assert_valid_cues_as_written(cues, media_end)
+
+
+@PROPERTY
+@given(spoken_words(), st.floats(0.01, 1.0), caption_rules)
+def test_cues_are_valid_for_any_words_and_any_media_end(
+    words: list[Word], fraction: float, rules: CaptionRules
+) -> None:
+    timed = [w.end for w in words if math.isfinite(w.end)]
+    media_end = max([0.1, *timed]) * fraction
+    assert_valid_cues_as_written(layout_cues(words, rules, media_end=media_end), media_end)
+
+
+def test_twenty_words_in_a_short_recording_make_valid_cues() -> None:
+    # The test Whisper says twenty words in every window, also of a 1.7 s recording whose
+    # speech ends at 1.539 s: the last cue used to be 1.539 --> 1.539.
+    words = spoken(
+        "the quick brown fox jumps over the lazy dog while five boxing wizards jump quickly "
+        "and a pack of my box holds five dozen",
+        start=0.2,
+        per_word=0.06,
+    )
+    words = [replace(w, start=min(w.start, 1.539), end=min(w.end, 1.539)) for w in words]
+    cues = layout_cues(words, media_end=1.539)
+    assert [w.text for c in cues for w in c.words] == shown_texts(words)
+    assert_valid_cues_as_written(cues, 1.539)
+    assert cues[-1].end - cues[-1].start >= MIN_SHOWN_S
 
 
 def test_no_words_make_no_cues() -> None:
