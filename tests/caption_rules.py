@@ -17,6 +17,7 @@ import webvtt
 from captions.cues import CaptionRules, Cue, split_at_long_pauses
 from captions.line_breaks import NEVER, break_penalties
 from schemas.transcript import Word, join_words
+from tests.webvtt_validator import w3c_webvtt_errors
 
 EPS = 1e-9  # float noise in times computed by layout_cues
 MS_TOLERANCE_S = 0.0015
@@ -133,14 +134,15 @@ def check_vtt_text(
 ) -> list[str]:
     """The hard caption rules a WebVTT track breaks, as readable lines (empty when all hold).
 
-    Checks line width and count, duration, gaps and overlaps (to ~1 ms, the file's resolution)
-    and, when `expected_words` is given, that the track shows exactly those words in order.
+    Checks that the W3C's WebVTT parser finds no error in it, then line width and count,
+    duration, gaps and overlaps (to ~1 ms, the file's resolution) and, when `expected_words`
+    is given, that the track shows exactly those words in order.
     """
     try:
         track = webvtt.from_buffer(io.StringIO(vtt_text))
     except Exception as error:  # any parse failure is a violation, not a crash of the checker
         return [f"not WebVTT: {error}"]
-    problems: list[str] = []
+    problems = [f"W3C WebVTT parser: {e}" for e in w3c_webvtt_errors([vtt_text])[0]]
     shown: list[str] = []
     prev_end: float | None = None
     for k, caption in enumerate(track.captions):

@@ -163,7 +163,9 @@ def test_sigterm_finishes_the_batch_and_stops_cleanly(service: Service, media) -
     messages = [(v, upload_event(v, upload(service.bucket, v, path))) for v in ("term-a", "term-b")]
     # 1.7 s of speech, in which the scripted model says twenty words: more than fits.
     short = media("wav", name="term-short.wav", clip="speech_b", duration_s=1.7)
-    messages.append(("term-short", upload_event("term-short", upload(service.bucket, "term-short", short))))
+    messages.append(
+        ("term-short", upload_event("term-short", upload(service.bucket, "term-short", short)))
+    )
     with running(service):
         wait_for_topics(service.bootstrap, list(service.topics.values()))
         publish(service.bootstrap, service.topics["video.uploaded"], messages)

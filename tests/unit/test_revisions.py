@@ -13,6 +13,7 @@ import pytest
 
 from captions.cues import Cue
 from captions.formats import write_vtt
+from captions.reading import read_caption_file
 from connectors.storage.file_store import FileStore
 from connectors.storage.store import PreconditionFailed
 from library.revisions import (
@@ -27,6 +28,8 @@ from library.revisions import (
 )
 from library.track_meta import read_track_meta
 from schemas.manifest import Manifest
+from tests.ttml_reader import assert_ttml_matches_vtt
+from tests.webvtt_validator import assert_w3c_valid
 
 V = "talk"
 
@@ -219,3 +222,21 @@ def test_the_manifest_lists_every_current_track_spoken_language_first(store: Fil
     )  # fmt: skip
     store.put_bytes(f"captions/{V}/manifest.json", failed.to_json().encode())
     assert sync_manifest(store, V) == failed
+
+
+def test_a_persons_markup_is_kept_in_every_format_and_every_file_is_valid(
+    store: FileStore,
+) -> None:
+    first = commit_generated(store, V, "en", cues("hello"), kind="captions")
+    assert first is not None
+    theirs = read_caption_file(
+        b"WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<i>Off screen</i>, <v Roger Bingham>hello</v>\n"
+    )
+    save_track(store, V, "en", theirs, kind="captions", if_match=first.etag)
+    vtt = store.get_bytes(f"captions/{V}/en.vtt").decode()
+    assert "<i>Off screen</i>, <v Roger Bingham>hello</v>" in vtt
+    assert "<i>Off screen</i>, hello" in store.get_bytes(f"captions/{V}/en.srt").decode()
+    ttml = store.get_bytes(f"captions/{V}/en.ttml").decode()
+    assert assert_ttml_matches_vtt(ttml, vtt, "en").cues[0].styled == {"italic": {"Off screen"}}
+    kept = [store.get_bytes(f"captions/{V}/revisions/en/{n}.vtt").decode() for n in (1, 2)]
+    assert_w3c_valid(vtt, *kept)  # model-made and person-made revisions alike

@@ -6,19 +6,22 @@ from __future__ import annotations
 import io
 import json
 import math
+import xml.etree.ElementTree as ET
 
 import webvtt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from captions.cues import CaptionRules, Cue, layout_cues
-from captions.formats import WRITERS, write_srt, write_transcript_json, write_vtt
+from captions.formats import WRITERS, write_srt, write_transcript_json, write_ttml, write_vtt
 from captions.formats.srt import srt_timestamp
 from captions.formats.vtt import vtt_timestamp
+from captions.rules import rules_for_language
 from connectors.storage.layout import content_type_for
 from schemas.formats import CAPTION_FORMATS, FORMAT_NAMES, TRACK_FORMATS
 from schemas.transcript import Segment, Transcript, Word, join_words
 from tests.caption_rules import check_vtt_text, shown_texts
+from tests.ttml_reader import assert_ttml_matches_vtt
 from tests.unit.test_cues import PROPERTY, caption_rules, spoken, spoken_words
 
 TWO_CUES = [
@@ -145,11 +148,40 @@ def test_written_vtt_keeps_the_caption_rules(words: list[Word], rules: CaptionRu
     ]
 
 
+@settings(max_examples=60, deadline=None)
+@given(spoken_words(), st.sampled_from(["en", "ar", "ja", "pt-BR"]))
+def test_ttml_reads_back_in_ttconv_as_the_webvtt_of_the_same_cues(
+    words: list[Word], language: str
+) -> None:
+    cues = layout_cues(words, rules_for_language(language, CaptionRules()))
+    assert_ttml_matches_vtt(write_ttml(cues, language), write_vtt(cues, language), language)
+
+
+def test_ttml_is_an_imsc_1_1_text_profile_document_in_its_language() -> None:
+    ttml = write_ttml(TWO_CUES, "pt-BR")
+    root = ET.fromstring(ttml)
+    assert root.tag == "{http://www.w3.org/ns/ttml}tt"
+    assert root.get("{http://www.w3.org/XML/1998/namespace}lang") == "pt-BR"
+    profile = root.get("{http://www.w3.org/ns/ttml#parameter}contentProfiles")
+    assert profile == "http://www.w3.org/ns/ttml/profile/imsc1.1/text"
+    track = assert_ttml_matches_vtt(ttml, write_vtt(TWO_CUES, "pt-BR"), "pt-BR")
+    assert track.cues[0].lines == ["Hello there,", "how are you?"]  # the line break survives
+
+
+def test_ttml_of_a_right_to_left_language_says_so() -> None:
+    cues = [Cue(0.0, 1.0, ("2024 كان عاماً جيداً",), ())]
+    track = assert_ttml_matches_vtt(write_ttml(cues, "ar"), write_vtt(cues, "ar"), "ar")
+    assert track.cues[0].direction == "rtl"
+    assert "\u200f" not in write_ttml(cues, "ar")  # the direction is TTML's, not a mark
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.sampled_from(["R&D", "<tag>", "a-->b", "&amp;", "ok"]), min_size=1, max_size=20))
 def test_escaped_words_read_back_as_written(texts: list[str]) -> None:
     words = spoken(" ".join(texts))
-    assert check_vtt_text(write_vtt(layout_cues(words)), texts, CaptionRules()) == []
+    cues = layout_cues(words)
+    assert check_vtt_text(write_vtt(cues), texts, CaptionRules()) == []
+    assert_ttml_matches_vtt(write_ttml(cues, "en"), write_vtt(cues, "en"), "en")
 
 
 def test_vtt_checker_reports_each_broken_rule() -> None:
