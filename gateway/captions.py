@@ -52,6 +52,7 @@ from gateway.responses import (
     PRECONDITION_FAILED,
     PRECONDITION_REQUIRED,
     ApiError,
+    CaptionEntry,
     CaptionList,
     CaptionTrack,
     GenerateAccepted,
@@ -143,8 +144,11 @@ def get_track(video_id: str, lang: str, request: Request) -> Response:
 
 @router.put(
     "/v1/videos/{video_id}/captions/{lang}",
-    response_model=CaptionTrack,
-    responses=error_responses(400, 401, 404, 409, 412, 413, 428),
+    response_model=CaptionEntry,
+    responses={
+        201: {"model": CaptionEntry, "description": "a new language, added"},
+        **error_responses(400, 401, 404, 409, 412, 413, 428),
+    },
     openapi_extra=CAPTION_FILE_BODY,
 )
 async def put_track(video_id: str, lang: str, request: Request) -> JSONResponse:

@@ -6,7 +6,6 @@ given; `check_vtt_text` checks a written WebVTT track and returns its violations
 
 from __future__ import annotations
 
-import html
 import io
 import itertools
 import math
@@ -16,6 +15,7 @@ import webvtt
 
 from captions.cues import CaptionRules, Cue, split_at_long_pauses
 from captions.line_breaks import NEVER, break_penalties
+from captions.markup import parse_cue_text, visible_lines
 from schemas.transcript import Word, join_words
 from tests.webvtt_validator import w3c_webvtt_errors
 
@@ -148,7 +148,7 @@ def check_vtt_text(
     for k, caption in enumerate(track.captions):
         start = caption.start_time.in_milliseconds() / 1000
         end = caption.end_time.in_milliseconds() / 1000
-        lines = [html.unescape(line) for line in caption.lines]
+        lines = list(visible_lines(parse_cue_text("\n".join(caption.lines))))  # as viewers read
         name = f"cue {k} [{caption.start} --> {caption.end}] {lines!r}"
         if not 1 <= len(lines) <= rules.max_lines:
             problems.append(f"{name}: {len(lines)} lines")

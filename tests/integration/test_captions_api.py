@@ -23,12 +23,16 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
+from captions.rules import CaptionRules
 from connectors.storage import open_store
 from schemas.updates import CaptionsUpdated
+from tests.caption_rules import check_vtt_text
 from tests.gateway_process import Gateway, serving
 from tests.paths import REALSPEECH
 from tests.stream_service import Service, collect, running, wait_for_topics
+from tests.ttml_reader import assert_ttml_matches_vtt
 
 KEY = "captions-key-" + uuid.uuid4().hex
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -118,6 +122,11 @@ def test_the_list_shows_each_track_with_its_native_label_and_etag(stack: Stack) 
     assert vtt.status_code == 200 and vtt.headers["etag"] == f'"{entry["etag"]}"'
     assert vtt.headers["cache-control"] == "public, max-age=60"
     assert stack.client.get(entry["urls"]["srt"]).text.startswith("1\n")
+    assert set(entry["urls"]) == {"vtt", "srt", "ttml"}
+    ttml = stack.client.get(entry["urls"]["ttml"])
+    assert ttml.headers["content-type"] == "application/ttml+xml; charset=utf-8"
+    assert_ttml_matches_vtt(ttml.text, vtt.text, "en")
+    assert check_vtt_text(vtt.text, None) == []  # the model's track, W3C-valid
     document = stack.track("talk", "en")
     assert document["cues"] and document["rules"]["max_chars_per_line"] == 42
     assert all(c["end"] > c["start"] for c in document["cues"])
@@ -159,6 +168,80 @@ def test_replacing_a_track_needs_its_current_etag(stack: Stack) -> None:
         ("en", "vtt"),
         ("en", "srt"),
     }
+
+
+MARKUP = (
+    "WEBVTT\n\n00:00:00.500 --> 00:00:02.000\n<i>Italic words</i> and <b>bold</b>\n\n"
+    "00:00:02.200 --> 00:00:03.500\n<v Roger Bingham>We are in New York City\n"
+)
+
+
+def test_a_persons_markup_survives_a_save_in_every_format(stack: Stack) -> None:
+    saved = stack.put("talk", "en-GB", MARKUP, If_None_Match="*")
+    assert saved.status_code == 201, saved.text
+    urls = saved.json()["urls"]
+    vtt = stack.client.get(urls["vtt"]).text
+    assert "<i>Italic words</i> and <b>bold</b>" in vtt
+    assert "<v Roger Bingham>We are in New York City</v>" in vtt
+    assert check_vtt_text(vtt, None, CaptionRules(min_duration_s=0.5)) == []  # the W3C's too
+    assert "<i>Italic words</i> and <b>bold</b>" in stack.client.get(urls["srt"]).text
+    ttml = stack.client.get(urls["ttml"]).text
+    track = assert_ttml_matches_vtt(ttml, vtt, "en-GB")
+    assert track.cues[0].styled == {"italic": {"Italic words"}, "bold": {"bold"}}
+    assert 'ttm:agent="voice1"' in ttml and ">Roger Bingham</ttm:name>" in ttml
+    cues = stack.track("talk", "en-GB")["cues"]
+    assert [c["text"] for c in cues] == ["Italic words and bold", "We are in New York City"]
+    assert [c["markup"] for c in cues] == [
+        "<i>Italic words</i> and <b>bold</b>",
+        "<v Roger Bingham>We are in New York City</v>",
+    ]
+    # A kept revision is served in every format too.
+    (revision,) = stack.client.get("/v1/videos/talk/captions/en-GB/revisions").json()["revisions"]
+    kept = stack.client.get(revision["url"].replace(".vtt", ".ttml"))
+    assert kept.status_code == 200 and "immutable" in kept.headers["cache-control"]
+    assert_ttml_matches_vtt(kept.text, vtt, "en-GB")
+    assert stack.client.get(revision["url"].replace(".vtt", ".doc")).status_code == 404
+    # Language codes take a region, in any case, one rule everywhere.
+    assert stack.client.get("/v1/videos/talk/captions/EN-gb.srt").text.startswith("1\n")
+
+
+def test_every_answer_is_what_the_openapi_document_says(stack: Stack, media) -> None:  # type: ignore[no-untyped-def]
+    document = stack.client.get("/openapi.json").json()
+    video = "/v1/videos/{video_id}"
+    track = f"{video}/captions/{{lang}}"
+    etag = stack.track("talk", "en")["etag"]
+    calls = [
+        ("get", "/healthz", "/healthz", {}),
+        ("get", "/v1/info", "/v1/info", {}),
+        ("get", video, "/v1/videos/talk", {}),
+        ("get", f"{video}/captions", "/v1/videos/talk/captions", {}),
+        ("get", track, "/v1/videos/talk/captions/en", {}),
+        ("get", f"{track}/revisions", "/v1/videos/talk/captions/en/revisions", {}),
+        ("put", track, "/v1/videos/talk/captions/en",
+         {"content": VTT.format(text="Checked against the document"),
+          "headers": {**AUTH, "If-Match": f'"{etag}"'}}),
+        ("post", "/v1/videos", "/v1/videos",
+         {"content": media("webm").read_bytes(), "headers": AUTH, "params": {"video_id": "doc"}}),
+        ("get", video, "/v1/videos/no-such-video", {}),  # errors too
+        ("get", video, "/v1/videos/..x", {}),
+        ("put", track, "/v1/videos/talk/captions/en", {"content": "x", "headers": AUTH}),
+        ("post", f"{track}/generate", "/v1/videos/talk/captions/xx/generate", {"headers": AUTH}),
+    ]  # fmt: skip
+    for method, template, path, options in calls:
+        answer = stack.client.request(method.upper(), path, **options)
+        schema = _answer_schema(document, template, method, answer.status_code)
+        validator = Draft202012Validator({**schema, "components": document["components"]})
+        problems = [e.message for e in validator.iter_errors(answer.json())]
+        assert problems == [], (method, path, answer.status_code, problems)
+    stack.wait_ready("doc")
+
+
+def _answer_schema(document: dict[str, Any], path: str, method: str, status: int) -> dict[str, Any]:
+    responses = document["paths"][path][method]["responses"]
+    assert str(status) in responses, (path, method, status, list(responses))
+    schema: dict[str, Any] = responses[str(status)]["content"]["application/json"]["schema"]
+    assert schema, (path, method, status)  # a model, not "any JSON"
+    return schema
 
 
 def test_a_new_language_needs_if_none_match(stack: Stack) -> None:
@@ -268,7 +351,7 @@ def test_every_change_is_announced_on_captions_updated(stack: Stack) -> None:
     assert ("it", "deleted", 1, False) in changes
     english = [e for e in events if e["language"] == "en"]
     assert english and english[-1]["generated"] is False
-    assert {t["format"] for t in english[-1]["tracks"]} == {"vtt", "srt"}
+    assert {t["format"] for t in english[-1]["tracks"]} == {"vtt", "srt", "ttml"}
 
 
 # --- made again with the real weights ------------------------------------------------------------

@@ -130,6 +130,7 @@ def test_an_upload_is_captioned_and_its_captions_are_served_cacheably(
     assert status["tracks"] == [
         {"language": "en", "kind": "captions", "format": "vtt", "url": f"{base}/captions/en.vtt"},
         {"language": "en", "kind": "captions", "format": "srt", "url": f"{base}/captions/en.srt"},
+        {"language": "en", "kind": "captions", "format": "ttml", "url": f"{base}/captions/en.ttml"},
     ]
     vtt = stack.client.get(status["tracks"][0]["url"])
     assert vtt.status_code == 200
@@ -216,14 +217,16 @@ def test_bad_parameters_are_refused_before_the_body(stack: Stack, media) -> None
     ):
         answer = stack.client.post("/v1/videos", params=params, content=b"x", headers=auth)
         assert answer.status_code == 400, params
-        assert answer.json()["error"]["code"] == "invalid_event"
+        assert answer.json()["error"]["code"] == "invalid_request"
 
 
 @pytest.mark.parametrize(
     "video_id",
     ["..%2F..%2Fetc%2Fpasswd", "../../etc/passwd", "%2e%2e", "a/../../b", "..", "%2e%2e%2f"],
 )
-@pytest.mark.parametrize("route", ["", "/source", "/captions/en.vtt", "/captions/en.srt"])
+@pytest.mark.parametrize(
+    "route", ["", "/source", "/captions/en.vtt", "/captions/en.srt", "/captions/en.ttml"]
+)
 def test_ids_that_try_to_traverse_never_reach_a_file(
     stack: Stack, video_id: str, route: str
 ) -> None:
@@ -265,8 +268,8 @@ def test_openapi_document_and_health(stack: Stack) -> None:
     assert stack.client.get("/healthz").json() == {"status": "ok"}
     paths = stack.client.get("/openapi.json").json()["paths"]
     video = "/v1/videos/{video_id}"
-    routes = {"/v1/videos", video, f"{video}/source", f"{video}/captions/{{lang}}.vtt",
-              f"{video}/captions/{{lang}}.srt", f"{video}/captions", f"{video}/captions/{{lang}}",
+    routes = {"/v1/videos", video, f"{video}/source", f"{video}/captions/{{lang}}.{{fmt}}",
+              f"{video}/captions", f"{video}/captions/{{lang}}",
               f"{video}/captions/{{lang}}/generate", f"{video}/captions/{{lang}}/revisions",
               f"{video}/transcript", "/", "/watch/{video_id}", "/v1/info", "/healthz"}  # fmt: skip
     assert routes <= set(paths)
