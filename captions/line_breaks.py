@@ -78,8 +78,11 @@ PHRASE_SEGMENTERS = (*_BUDOUX, UNSPACED_ANYWHERE)
 
 def char_width(char: str, half_width_weight: float = 1.0) -> float:
     """How much of a line one character takes (see the module docstring)."""
-    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+    category = unicodedata.category(char)
+    if unicodedata.combining(char) or category in ("Mn", "Me", "Cf"):
         return 0.0
+    if category == "Cn":  # unassigned: Python's table calls some of them full width
+        return half_width_weight
     return 1.0 if unicodedata.east_asian_width(char) in ("F", "W") else half_width_weight
 
 

@@ -31,6 +31,11 @@ RLM: Final = "\u200f"
 _TOKEN_RE: Final = re.compile(r"<([^>]*)(?:>|$)|([^<]+)")
 _TIMESTAMP_RE: Final = re.compile(r"\d")
 _SPACES_RE: Final = re.compile(r"[ \t\f\r]+")
+# A known tag as the editor's notation writes it: <i>, <c.loud>, <v Roger Bingham>, </v>. The
+# editor (gateway/static/markup.js) reads it with the same pattern.
+NOTATION_TAG_RE: Final = re.compile(
+    r"</?(?:" + "|".join(KNOWN_TAGS) + r")(?:\.[^\s.<>&/]+)*(?:[ \t]+[^<>\n]*)?>"
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,17 @@ def parse_cue_text(text: str) -> CueText:
                 open_spans.append(span)
                 count += 1
     return tidy(_lines(runs))
+
+
+def parse_notation(text: str) -> CueText:
+    """The editor's notation read back: known tags are markup, every other character is text
+    (so `<img>` or `&amp;` typed by a person stay those characters)."""
+    parts, at = [], 0
+    for match in NOTATION_TAG_RE.finditer(text):
+        parts += [_escape(text[at : match.start()]), match.group(0)]
+        at = match.end()
+    parts.append(_escape(text[at:]))
+    return parse_cue_text("".join(parts))
 
 
 def plain_cue_text(lines: Sequence[str]) -> CueText:

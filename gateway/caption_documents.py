@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from captions.checks import cue_problems
 from captions.markup import notation
 from captions.reading import read_caption_file
 from captions.rules import CaptionRules, rules_for_language
@@ -81,19 +82,22 @@ def track_document(
     """One track with its cues (text and markup) and the caption rules of its language."""
     entry = caption_entry(base, video_id, track.language, track, None, spoken)
     cues = read_caption_file(without_meta(track.text).encode("utf-8"))
-    return CaptionTrack(
-        **entry.model_dump(),
-        cues=[
+    rules = rules_for_language(track.language, CaptionRules())
+    documents = []
+    for k, cue in enumerate(cues):
+        markup = notation(cue.cue_text)
+        following = cues[k + 1].start if k + 1 < len(cues) else None
+        problems = cue_problems(cue.start, cue.end, markup, following, rules)
+        documents.append(
             Cue(
-                start=round(c.start, 3),
-                end=round(c.end, 3),
-                text=c.text,
-                markup=notation(c.cue_text),
+                start=round(cue.start, 3),
+                end=round(cue.end, 3),
+                text=cue.text,
+                markup=markup,
+                warnings=[p.text for p in problems],
             )
-            for c in cues
-        ],
-        rules=caption_rules(track.language),
-    )
+        )
+    return CaptionTrack(**entry.model_dump(), cues=documents, rules=caption_rules(track.language))
 
 
 def caption_rules(lang: str) -> CaptionRulesDoc:

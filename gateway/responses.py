@@ -122,6 +122,7 @@ class Cue(BaseModel):
     end: float
     text: str  # what a viewer reads (line breaks as "\n"; what the caption rules count)
     markup: str  # the same with a person's markup, in the editor's notation: <i>...</i>
+    warnings: list[str]  # the caption rules of its language it breaks (as the editor says)
 
 
 class CaptionRulesDoc(BaseModel):

@@ -20,7 +20,7 @@ class TrackFormat:
     """One format a video's captions are written in."""
 
     name: str  # also the file extension: `en.vtt`; how events, manifests and the CLI say it
-    title: str  # how people call it
+    title: str  # how a page names it (a download link)
     media_type: str  # the Content-Type it is served with
     # True: a caption track, one file a language (`<lang>.<name>`), made from the cues; False: one
     # file a video made from the transcript (`transcript.json`).
@@ -33,9 +33,9 @@ class TrackFormat:
 
 TRACK_FORMATS: Final = (
     TrackFormat("vtt", "WebVTT", "text/vtt; charset=utf-8"),
-    TrackFormat("srt", "SubRip", "application/x-subrip; charset=utf-8"),
+    TrackFormat("srt", "SRT", "application/x-subrip; charset=utf-8"),  # SubRip
     # IMSC 1.1 Text Profile: the TTML that broadcasters and streaming services take for delivery.
-    TrackFormat("ttml", "IMSC 1.1 (TTML)", "application/ttml+xml; charset=utf-8"),
+    TrackFormat("ttml", "TTML", "application/ttml+xml; charset=utf-8"),
     TrackFormat("json", "transcript JSON", "application/json", cues=False),
 )
 FORMAT_NAMES: Final = tuple(f.name for f in TRACK_FORMATS)

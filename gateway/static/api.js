@@ -13,6 +13,22 @@ export function setApiKey(key) {
   else sessionStorage.removeItem(KEY_NAME);
 }
 
+/**
+ * Asked before a write, so a refused key is said at once, not after sending a file or a track:
+ * false when the gateway needs a key and does not take `key`; true when it takes it; null when
+ * it needs none, or could not be asked (the write itself then tells).
+ */
+export async function keyRefused(key) {
+  try {
+    const response = await fetch("/v1/info", { cache: "no-store",
+      headers: key ? { Authorization: "Bearer " + key } : {} });
+    const info = response.ok ? await response.json() : null;
+    return Boolean(info && info.api_key_required && info.api_key_accepted === false);
+  } catch (error) {
+    return false;
+  }
+}
+
 /** Headers of a write: the key, when there is one. */
 export function authHeaders() {
   const key = apiKey();

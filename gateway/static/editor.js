@@ -2,12 +2,15 @@
 // the caption rules of the track's language checked as one types; Save sends the whole track
 // as WebVTT with If-Match, and a conflict (someone else saved first) is said, not overwritten.
 import { authHeaders, el, errorMessage, formatTime, parseTime } from "./api.js";
+import { toVttCueText } from "./markup.js";
 import { cueLines, cueProblems } from "./rules.js";
 import { unsureIn } from "./transcript.js";
 
-/** A track's cues as WebVTT text (cue text escaped, so "<b>" stays the characters "<b>"). */
+/**
+ * A track's cues as WebVTT text: a person's markup (<i>, <b>, <v Name>, ...) kept as tags, every
+ * other character escaped, so "<img>" typed in a cue stays those characters.
+ */
 export function toWebVTT(cues) {
-  const escape = (text) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   const vttTime = (seconds) => {
     const ms = Math.max(0, Math.round(seconds * 1000));
     const pad = (n, w = 2) => String(n).padStart(w, "0");
@@ -15,7 +18,7 @@ export function toWebVTT(cues) {
       `${pad(Math.floor(ms / 1000) % 60)}.${pad(ms % 1000, 3)}`;
   };
   const blocks = cues.map((cue) =>
-    `${vttTime(cue.start)} --> ${vttTime(cue.end)}\n${cueLines(cue.text).map(escape).join("\n")}\n`);
+    `${vttTime(cue.start)} --> ${vttTime(cue.end)}\n${toVttCueText(cueLines(cue.text).join("\n"))}\n`);
   return ["WEBVTT\n", ...blocks].join("\n");
 }
 
@@ -32,7 +35,7 @@ export class Editor {
     this.cues = track.cues.map((cue) => ({
       startText: formatTime(cue.start),
       endText: formatTime(cue.end),
-      text: cue.text,
+      text: cue.markup ?? cue.text, // the editor's notation: a person's markup shown as tags
       unsure: unsureIn(cue, words).map((w) => w.text),
     }));
     this.changed = false;
@@ -61,8 +64,9 @@ export class Editor {
       "aria-label": `Text of cue ${number}` });
     text.value = cue.text;
     const problems = el("ul", { className: "warnings", "aria-live": "polite" });
+    // Each accessible name starts with the button's visible text (WCAG 2.5.3, label in name).
     const tool = (label, action, name) => el("button", { type: "button", className: "secondary",
-      "data-action": action, text: label, "aria-label": `${name} (cue ${number})` });
+      "data-action": action, text: label, "aria-label": name });
     const row = el("li", { className: "cue editing", "data-cue": index },
       el("div", { className: "times" },
         el("div", {}, el("label", { for: start.id, text: "Start" }), start),
@@ -73,10 +77,10 @@ export class Editor {
       cue.unsure.length ? el("p", { className: "unsure",
         text: `Hard to hear, check: ${cue.unsure.join(", ")}` }) : "",
       el("div", { className: "tools" },
-        tool("Split", "split", "Split at the cursor"),
-        tool("Merge with next", "merge", "Merge with the next cue"),
-        tool("Add after", "add", "Add a cue after this one"),
-        tool("Delete", "delete", "Delete this cue")),
+        tool("Split", "split", `Split at the cursor (cue ${number})`),
+        tool("Merge with next", "merge", `Merge with next (cue ${number} and ${number + 1})`),
+        tool("Add after", "add", `Add after cue ${number}`),
+        tool("Delete", "delete", `Delete (cue ${number})`)),
       problems);
     start.addEventListener("input", () => this.edit(index, "startText", start.value));
     end.addEventListener("input", () => this.edit(index, "endText", end.value));

@@ -1,6 +1,7 @@
 // The transcript panel: every cue with its times; a click plays from it; the cue being spoken
 // is highlighted and kept in view; words the model was unsure of are marked for review.
 import { el, formatTime } from "./api.js";
+import { markupNodes } from "./markup.js";
 
 export const UNSURE_BELOW = 0.5; // word probability under which a word is marked
 
@@ -29,14 +30,20 @@ export function unsureIn(cue, words) {
   });
 }
 
-/** `text` as nodes, with each unsure word (in spoken order) inside a <mark>. */
-export function markedText(text, unsure) {
+/**
+ * `text` as nodes, with each unsure word (in spoken order) inside a <mark>; words in `used` are
+ * passed over, and the words marked here are added to it (a cue's text comes in pieces when
+ * it has markup).
+ */
+export function markedText(text, unsure, used = new Set()) {
   const ranges = [];
   let cursor = 0;
   for (const word of unsure) {
+    if (used.has(word)) continue;
     let at = text.indexOf(word.text, cursor);
     while (at >= 0 && !standsAlone(text, at, word.text)) at = text.indexOf(word.text, at + 1);
     if (at < 0) continue;
+    used.add(word);
     ranges.push([at, at + word.text.length, word]);
     cursor = at + word.text.length;
   }
@@ -69,7 +76,10 @@ export function renderCues(list, cues, words, seek) {
       text: formatTime(cue.start),
       "aria-label": `Play from ${formatTime(cue.start)}`,
     });
-    const text = el("p", { className: "text" }, ...markedText(cue.text, unsureIn(cue, words)));
+    const unsure = unsureIn(cue, words);
+    const used = new Set();
+    const text = el("p", { className: "text" },
+      markupNodes(cue.markup ?? cue.text, (piece) => markedText(piece, unsure, used)));
     const row = el("li", { className: "cue", "data-cue": index }, time, text);
     row.dataset.start = String(cue.start);
     row.dataset.end = String(cue.end);

@@ -1,6 +1,6 @@
 // The upload page: pick or drop a file, say what is spoken, send it with a real progress bar
 // (bytes sent), then go to the video's page. Everything here is what `curl` can do too.
-import { apiKey, errorMessage, formatBytes, getJSON, setApiKey } from "./api.js";
+import { apiKey, errorMessage, formatBytes, getJSON, keyRefused, setApiKey } from "./api.js";
 
 const form = document.getElementById("upload");
 const drop = document.getElementById("drop");
@@ -90,10 +90,7 @@ form.addEventListener("submit", async (event) => {
       keyInput.focus();
       return showError("This gateway needs an API key to upload.");
     }
-    // Asked before the upload: a refused key is said at once, not after sending the file.
-    const check = await fetch("/v1/info", { cache: "no-store", headers: { Authorization: "Bearer " + key } });
-    const answer = check.ok ? await check.json() : null;
-    if (answer && answer.api_key_accepted === false) {
+    if (await keyRefused(key)) {
       keyInput.focus();
       return showError("The API key was not accepted.");
     }

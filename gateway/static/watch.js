@@ -1,6 +1,6 @@
 // The watch page: the video, its caption tracks, the transcript panel that follows playback,
 // and the caption editor. It knows the video only through the JSON API.
-import { apiKey, authHeaders, errorMessage, getJSON, setApiKey } from "./api.js";
+import { apiKey, el, errorMessage, getJSON, keyRefused, setApiKey } from "./api.js";
 import { Editor } from "./editor.js";
 import { Player, trackLabel } from "./player.js";
 import { highlight, renderCues, unsureWords } from "./transcript.js";
@@ -58,10 +58,10 @@ function showDownloads(language) {
   const entry = captions.find((c) => c.language === language && c.urls);
   downloads.hidden = !entry;
   if (!entry) return;
-  $("download-vtt").href = entry.urls.vtt;
-  $("download-srt").href = entry.urls.srt;
-  $("download-vtt").setAttribute("download", `${fileStem()}.${entry.language}.vtt`);
-  $("download-srt").setAttribute("download", `${fileStem()}.${entry.language}.srt`);
+  // One link a caption format the gateway serves (its format registry, through /v1/info).
+  $("download-links").replaceChildren(...(info.formats || []).filter((f) => entry.urls[f.name])
+    .flatMap((f, k) => [k ? " " : "", el("a", { id: `download-${f.name}`, href: entry.urls[f.name],
+      download: `${fileStem()}.${entry.language}.${f.name}`, text: f.title })]));
 }
 
 function fileStem() {
@@ -109,7 +109,7 @@ async function loadCaptions() {
   const failed = captions.filter((c) => c.status === "failed");
   if (making.length) {
     say(`Making ${making.map(trackLabel).join(", ")} captions again…`);
-    setTimeout(refreshWhileMaking, POLL_MS);
+    keepWatching();
   } else if (failed.length) {
     const first = failed[0];
     say(`${trackLabel(first)} captions could not be made again: ${first.error ? first.error.message : "unknown error"}`, "bad");
@@ -118,28 +118,26 @@ async function loadCaptions() {
   }
 }
 
-async function refreshWhileMaking() {
-  const answer = await getJSON(`${base}/captions`);
-  if (!answer.ok) return setTimeout(refreshWhileMaking, POLL_MS);
-  if (answer.body.captions.some((c) => c.status === "generating")) {
-    setTimeout(refreshWhileMaking, POLL_MS);
-  } else if (!editor) {
-    loadCaptions();
-  }
+// One polling loop, while the video is being captioned or a track is being made again.
+let polling = null;
+
+function keepWatching() {
+  if (!polling) polling = setTimeout(poll, POLL_MS);
 }
 
-async function pollStatus() {
+async function poll() {
+  polling = null;
   const answer = await getJSON(base);
-  if (!answer.ok) return setTimeout(pollStatus, POLL_MS);
+  if (!answer.ok) return keepWatching();
   status = answer.body;
-  if (status.status === "processing") return setTimeout(pollStatus, POLL_MS);
-  showStatus();
+  if (status.status !== "ready") return showStatus();
+  if (!editor) loadCaptions(); // an open editor keeps its track; what was made shows after
 }
 
 function showStatus() {
   if (status.status === "processing") {
     say("Captions are being made…");
-    setTimeout(pollStatus, POLL_MS);
+    keepWatching();
   } else if (status.status === "failed") {
     say(`Captions could not be made: ${status.error.code}: ${status.error.message}`, "bad");
   } else {
@@ -199,15 +197,10 @@ $("done").addEventListener("click", closeEditor);
 $("save").addEventListener("click", async () => {
   setApiKey(keyInput.value.trim());
   if (!editor) return;
-  if (info.api_key_required) {
-    // Asked first: a refused key is said at once, before the track is sent.
-    const check = await fetch("/v1/info", { cache: "no-store", headers: authHeaders() });
-    const answer = check.ok ? await check.json() : null;
-    if (answer && answer.api_key_accepted !== true) {
-      keyInput.focus();
-      sayInEditor("The API key was not accepted: type it above and save again.", "bad");
-      return;
-    }
+  if (info.api_key_required && (await keyRefused(apiKey()))) {
+    keyInput.focus();
+    sayInEditor("The API key was not accepted: type it above and save again.", "bad");
+    return;
   }
   editor.save();
 });
