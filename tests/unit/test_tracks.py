@@ -196,7 +196,7 @@ def test_vtt_checker_reports_each_broken_rule() -> None:
     joined = "\n".join(problems)
     for expected in (
         "lasts 0.500",
-        "line of width 60",
+        "line of width 59",  # the trailing space is no text
         "overlaps",
         "lasts 7.600",
         "3 lines",
