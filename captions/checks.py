@@ -57,7 +57,8 @@ def cue_problems(
     for k, line in enumerate(lines, start=1):
         width = _width(line, rules)
         if width > rules.max_chars_per_line:
-            warn("line_width", f"Line {k} has {width:g} characters: at most {rules.max_chars_per_line}.")
+            most = rules.max_chars_per_line
+            warn("line_width", f"Line {k} has {width:g} characters: at most {most}.")
     if timed and end > start:
         shown = end - start
         if shown < rules.min_duration_s - TOLERANCE_S:

