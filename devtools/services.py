@@ -12,7 +12,8 @@ use (`auto.create.topics.enable=false`), as in production.
 Prism is `go install github.com/apache/beam/sdks/v2/go/cmd/prism@v<the Beam version we pin>`,
 verified by Go's checksum database as every module download is, and kept in
 `~/.cache/autocaption/prism/`. `python -m devtools.services prism` builds it (about a minute)
-and prints its path.
+and prints its path; `python -m devtools.services broker` runs a broker on localhost:9092 until
+Ctrl-C.
 """
 
 from __future__ import annotations
@@ -124,9 +125,9 @@ class KafkaBroker:
     """One Apache Kafka node (broker and controller) on free loopback ports, with its data in a
     folder of its own; `stop` and `start` again keep the data and the ports (a restart)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, port: int | None = None) -> None:
         self.root = root
-        self.port, self.controller_port = free_port(), free_port()
+        self.port, self.controller_port = port or free_port(), free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = root / "broker.log"
@@ -247,10 +248,28 @@ def s3_server() -> Iterator[str]:
         log.close()
 
 
+def serve_broker(port: int) -> None:
+    """Run one Apache Kafka node on 127.0.0.1:`port` until interrupted (for trying the stack on
+    one machine without Docker)."""
+    with tempfile.TemporaryDirectory(prefix="autocaption-kafka-") as root:
+        broker = KafkaBroker(Path(root), port)
+        broker.start()
+        print(f"Apache Kafka {KAFKA_VERSION} on {broker.bootstrap} (Ctrl-C stops it)", flush=True)
+        try:
+            while broker.process is not None and broker.process.poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            broker.stop()
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["prism"]:
         print(prism_binary())
     elif sys.argv[1:] == ["kafka"]:
         print(kafka_jars())
+    elif sys.argv[1:2] == ["broker"]:
+        serve_broker(int(sys.argv[2]) if len(sys.argv) > 2 else 9092)
     else:
-        sys.exit("usage: python -m devtools.services prism|kafka")
+        sys.exit("usage: python -m devtools.services prism | kafka | broker [PORT]")

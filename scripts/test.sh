@@ -4,6 +4,7 @@
 #   scripts/test.sh --fast    lint and the tests marked not slow: pure and unit tests, no
 #                             services, no real weights (`make test-fast`, under two minutes)
 # Other arguments go to pytest: scripts/test.sh -k cue -x
+# Tests run in two workers, a test file to a worker (AUTOCAPTION_TEST_WORKERS=0: one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fast=0
@@ -11,6 +12,7 @@ if [ "${1:-}" = "--fast" ]; then
   fast=1
   shift
 fi
+workers=${AUTOCAPTION_TEST_WORKERS:-2}
 scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff" >&2
@@ -26,7 +28,7 @@ if [ "$(cat node_modules/.autocaption-stamp 2>/dev/null)" != "$want" ]; then
 fi
 if [ "$fast" = 1 ]; then
   echo "== pytest (not slow)" >&2
-  exec pytest -m "not slow" "$@"
+  exec pytest -n "$workers" --dist loadfile -m "not slow" "$@"
 fi
 echo "== mypy" >&2
 mypy schemas connectors captions library transforms pipelines gateway devtools
@@ -63,4 +65,4 @@ echo "== Whisper base weights: $weights" >&2
 prism=$(python -m devtools.services prism)
 echo "== Prism runner: $prism" >&2
 echo "== pytest" >&2
-pytest "$@"
+pytest -n "$workers" --dist loadfile "$@"

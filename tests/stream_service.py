@@ -171,6 +171,24 @@ def collect(
     return events
 
 
+def collect_all(bootstrap: str, topics: list[str], timeout: float = 30) -> list[dict[str, Any]]:
+    """Every event on `topics` up to their ends as they are now: once whoever writes them has
+    stopped, all there will ever be, read without waiting out a timeout."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-{uuid.uuid4().hex}"})
+    try:
+        ends = {
+            (topic, p): consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for topic in topics
+            for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        }
+    finally:
+        consumer.close()
+    total = sum(ends.values())  # every topic is read from offset 0
+    events = collect(bootstrap, topics, lambda e: len(e) >= total, timeout)
+    assert len(events) == total, f"read {len(events)} of {total} events"
+    return events
+
+
 def wait_for_topics(bootstrap: str, topics: list[str], timeout: float = 60) -> None:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "probe"})
     deadline = time.monotonic() + timeout

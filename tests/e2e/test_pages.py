@@ -158,6 +158,7 @@ def test_the_watch_page_plays_and_its_transcript_follows(site: Site, watch_url: 
     assert page.locator("#cues mark").count() > 0  # words the model was unsure of
     # Play from the third cue: it becomes the active one, then playback moves the highlight on.
     page.evaluate("document.querySelector('video').muted = true")
+    page.evaluate("document.querySelector('video').playbackRate = 2")
     page.locator('#cues [data-cue="2"] .time').click()
     page.wait_for_selector('#cues [data-cue="2"].active', timeout=15_000)
     page.wait_for_selector('#cues [data-cue="3"].active', timeout=30_000)

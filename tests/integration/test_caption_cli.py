@@ -15,6 +15,7 @@ from devtools.media import CLIP_TEXT
 from devtools.scoring import score
 from tests.caption_rules import check_vtt_text
 from tests.cli_process import run_cli
+from tests.ttml_reader import assert_ttml_matches_vtt
 
 GOOD = {  # video_id -> (kind, options for make_media; the clip is speech_a unless named)
     "talk": ("mp4", {"name": "talk.mp4"}),
@@ -91,7 +92,7 @@ def test_every_good_input_is_ready_with_tracks_that_keep_the_rules(run) -> None:
     for video_id in ids:
         manifest = _manifest(out, video_id)
         assert manifest["status"] == "ready", (video_id, manifest)
-        assert {t["format"] for t in manifest["tracks"]} == {"vtt", "srt", "json"}
+        assert {t["format"] for t in manifest["tracks"]} == {"vtt", "srt", "ttml", "json"}
         if video_id == "silence":  # ready, with empty tracks in an undetermined language
             assert manifest["language"] == "und" and manifest["cues"] == 0
             assert webvtt.from_string((out / video_id / "und.vtt").read_text()).captions == []
@@ -105,7 +106,9 @@ def test_every_good_input_is_ready_with_tracks_that_keep_the_rules(run) -> None:
         # Every word heard; the codecs blur a few ("leaves at nine" -> "leave at ION"): the
         # worst measured here is WER 0.21 on 24 words.
         assert heard.deletions == 0 and heard.wer <= 0.25, (video_id, heard.show(), words)
-        assert check_vtt_text(vtt, None) == [], video_id
+        assert check_vtt_text(vtt, None) == [], video_id  # the W3C's parser's errors too
+        ttml = (out / video_id / "en.ttml").read_text()
+        assert_ttml_matches_vtt(ttml, vtt, "en")
         assert manifest["cues"] == len(webvtt.from_string(vtt).captions) > 0
         assert srt.count(" --> ") == manifest["cues"]
         transcript = json.loads((out / video_id / "transcript.json").read_text())

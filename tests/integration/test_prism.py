@@ -12,7 +12,6 @@ restart replays nothing already answered. Every service log of it holds no trace
 from __future__ import annotations
 
 import signal
-import time
 import uuid
 from pathlib import Path
 
@@ -20,7 +19,15 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from devtools.services import prism_binary
-from tests.stream_service import Service, collect, publish, upload, upload_event, wait_for_topics
+from tests.stream_service import (
+    Service,
+    collect,
+    collect_all,
+    publish,
+    upload,
+    upload_event,
+    wait_for_topics,
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +73,10 @@ def test_the_stream_service_runs_unbounded_on_prism(
             lambda e: sum(x["video_id"] == "p-lecture" for x in e) >= 2,
             timeout=180,
         )
-        time.sleep(3)  # let a late duplicate answer show, if there were one
-        events = collect(bootstrap_servers, answers_topics, lambda e: False, timeout=5)
         assert service.alive(), service.log_text()[-3000:]
         assert service.stop(signal.SIGTERM, timeout=120) == 0, service.log_text()[-3000:]
+        # Stopped: every answer it ever wrote, a late duplicate too if there were one.
+        events = collect_all(bootstrap_servers, answers_topics)
     finally:
         if service.alive():
             service.stop(signal.SIGKILL)
@@ -106,7 +113,7 @@ def test_the_stream_service_runs_unbounded_on_prism(
     service.start(*prism_args(prism), "--exit-when-idle", "6")
     assert service.wait(timeout=180) == 0, service.log_text()[-3000:]
     assert "Traceback" not in service.log_text()
-    after = collect(bootstrap_servers, answers_topics, lambda e: False, timeout=5)
+    after = collect_all(bootstrap_servers, answers_topics)
     assert len(after) == answered, [e["video_id"] for e in after]
 
 

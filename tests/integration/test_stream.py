@@ -186,7 +186,8 @@ def test_sigterm_finishes_the_batch_and_stops_cleanly(service: Service, media) -
 
 
 def test_burst_of_200_uploads_is_answered_with_bounded_memory(service: Service, media) -> None:  # type: ignore[no-untyped-def]
-    path = media("wav", name="burst.wav", clip="speech_b")
+    # One sentence each: the burst is of uploads (200, in batches of 50), not of audio.
+    path = media("wav", name="burst.wav", clip="speech_b", duration_s=2.6)
     source = upload(service.bucket, "burst", path)
     ids = [f"burst-{i:03d}" for i in range(200)]
     with running(service, "--max-batch-records", "50"):

@@ -19,7 +19,7 @@ from schemas.transcript import Word
 from tests.caption_rules import assert_hard_caption_rules, caption_rule_violations, shown_texts
 
 RULES = CaptionRules()
-PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def spoken(text: str, start: float = 0.0, per_word: float = 0.3, gap: float = 0.0) -> list[Word]:
