@@ -1,18 +1,24 @@
 """The documents of the captions API: a track as the list shows it, one track with its cues and
-the caption rules of its language (what an editor checks), a track's revisions, and the files a
-change touched (for `captions.updated`)."""
+the caption rules of its language (what an editor checks), a track's revisions, the files a
+change touched (for `captions.updated`), and a track's file in any caption format."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+from starlette.responses import Response
 
 from captions.checks import cue_problems
+from captions.formats import write_caption_track
 from captions.markup import notation
 from captions.reading import read_caption_file
 from captions.rules import CaptionRules, rules_for_language
-from connectors.storage.layout import track_key
+from connectors.storage.layout import content_type_for, track_key
 from connectors.storage.store import ObjectStore
+from gateway.origin import rendered_response, serve_object
 from gateway.responses import (
+    NOT_FOUND,
+    ApiError,
     CaptionEntry,
     CaptionRulesDoc,
     CaptionTrack,
@@ -26,7 +32,7 @@ from library.pending import PendingTrack
 from library.revisions import CurrentTrack, Revision
 from library.track_meta import TrackMeta, without_meta
 from schemas.events import TrackRef
-from schemas.formats import CAPTION_FORMATS
+from schemas.formats import CAPTION_FORMATS, KEPT_FORMAT
 from schemas.languages import native_name
 
 
@@ -128,4 +134,41 @@ def revision_list(base: str, revisions: Sequence[Revision]) -> RevisionList:
             )
             for r in revisions
         ]
+    )
+
+
+def track_file_response(
+    store: ObjectStore,
+    kept_key: str,
+    fmt: str,
+    language: str,
+    request_headers: Mapping[str, str],
+    *,
+    cache_control: str,
+    stored_key: str | None = None,
+) -> Response:
+    """A track's file in the caption format `fmt`: the file at `stored_key` when there is one,
+    else made from the WebVTT at `kept_key` (a kept revision, or a track stored before its
+    video had this format), with an ETag of its own; 404 when neither exists."""
+    content_type = content_type_for(f"x.{fmt}")
+    if fmt == KEPT_FORMAT or stored_key is not None:
+        key = kept_key if fmt == KEPT_FORMAT else stored_key or kept_key
+        try:
+            return serve_object(
+                store, key, request_headers, content_type=content_type, cache_control=cache_control
+            )
+        except ApiError as exc:
+            if exc.status != 404 or fmt == KEPT_FORMAT:
+                raise
+    try:
+        raw, etag = store.get_versioned(kept_key)
+    except FileNotFoundError:
+        raise ApiError(404, NOT_FOUND, "no such file") from None
+    cues = read_caption_file(without_meta(raw.decode("utf-8", "replace")).encode("utf-8"))
+    return rendered_response(
+        write_caption_track(fmt, cues, language),
+        f"{etag}-{fmt}",
+        request_headers,
+        content_type=content_type,
+        cache_control=cache_control,
     )

@@ -23,18 +23,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from captions.formats import write_caption_track
 from captions.reading import CaptionFileError, read_caption_file
-from connectors.storage.layout import content_type_for, pending_key, revision_key
+from connectors.storage.layout import pending_key, revision_key
 from connectors.storage.store import ObjectStore, PreconditionFailed
 from gateway.caption_documents import (
     caption_entry,
     revision_list,
     track_document,
+    track_file_response,
     track_files,
 )
 from gateway.context import Gateway, gateway_of, require_api_key
-from gateway.origin import IMMUTABLE_CACHE, etag_matches, quoted, serve_object
+from gateway.origin import IMMUTABLE_CACHE, etag_matches, quoted
 from gateway.params import (
     bounded_body,
     check_format,
@@ -70,10 +70,9 @@ from library.revisions import (
     history,
     save_track,
 )
-from library.track_meta import TrackChange, without_meta
+from library.track_meta import TrackChange
 from library.videos import stored_manifest, upload_key_of
 from schemas.events import UploadRequest, utc_timestamp
-from schemas.formats import KEPT_FORMAT
 from schemas.languages import is_whisper_language
 from schemas.manifest import Manifest
 
@@ -272,26 +271,9 @@ def get_revision(video_id: str, lang: str, revision: int, fmt: str, request: Req
     lang, fmt = check_language(lang), check_format(fmt)
     key = revision_key(video_id, lang, check_revision(revision))
     store = gateway_of(request).store
-    if fmt == KEPT_FORMAT:
-        return serve_object(
-            store,
-            key,
-            request.headers,
-            content_type=content_type_for(key),
-            cache_control=IMMUTABLE_CACHE,
-        )
-    try:
-        raw, etag = store.get_versioned(key)
-    except FileNotFoundError:
-        raise ApiError(404, NOT_FOUND, "no such file") from None
-    etag = f"{etag}-{fmt}"
-    headers = {"ETag": quoted(etag), "Cache-Control": IMMUTABLE_CACHE}
-    if etag_matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
-    cues = read_caption_file(without_meta(raw.decode("utf-8")).encode("utf-8"))
-    text = write_caption_track(fmt, cues, lang)
-    media_type = content_type_for(f"x.{fmt}")
-    return Response(text.encode("utf-8"), headers=headers, media_type=media_type)
+    return track_file_response(
+        store, key, fmt, lang, request.headers, cache_control=IMMUTABLE_CACHE
+    )
 
 
 # --- the work behind the routes -----------------------------------------------------------------

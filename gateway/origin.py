@@ -132,6 +132,21 @@ def object_response(
     return StreamingResponse(body, status_code=status, headers=headers, media_type=content_type)
 
 
+def rendered_response(
+    text: str,
+    etag: str,
+    request_headers: Mapping[str, str],
+    *,
+    content_type: str,
+    cache_control: str,
+) -> Response:
+    """A document made on request (not stored) as the origin serves one: ETag (304), CORS."""
+    headers = {**CORS_HEADERS, "ETag": quoted(etag), "Cache-Control": cache_control}
+    if etag_matches(request_headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(text.encode("utf-8"), headers=headers, media_type=content_type)
+
+
 def serve_object(
     store: ObjectStore,
     key: str,

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 
 from connectors.storage.layout import caption_key, content_type_for, track_key
 from connectors.storage.store import ObjectStore
+from gateway.caption_documents import track_file_response
 from gateway.context import gateway_of
 from gateway.origin import (
     PREFLIGHT_HEADERS,
@@ -35,7 +36,7 @@ from gateway.responses import (
     error_responses,
 )
 from library.videos import stored_manifest, upload_key_of
-from schemas.formats import TRACK_FORMATS, is_caption_format
+from schemas.formats import KEPT_FORMAT, TRACK_FORMATS, is_caption_format
 from schemas.ids import is_language_code
 
 router = APIRouter()
@@ -95,10 +96,14 @@ def get_captions(video_id: str, lang: str, fmt: str, request: Request) -> Respon
     check_video_id(video_id)
     lang, fmt = check_language(lang), check_format(fmt)
     gateway = gateway_of(request)
-    key = track_key(video_id, lang, fmt)
-    cache = caption_cache(gateway.settings.caption_max_age_s)
-    return serve_object(
-        gateway.store, key, request.headers, content_type=content_type_for(key), cache_control=cache
+    return track_file_response(
+        gateway.store,
+        track_key(video_id, lang, KEPT_FORMAT),
+        fmt,
+        lang,
+        request.headers,
+        cache_control=caption_cache(gateway.settings.caption_max_age_s),
+        stored_key=track_key(video_id, lang, fmt),
     )
 
 

@@ -205,6 +205,19 @@ def test_a_persons_markup_survives_a_save_in_every_format(stack: Stack) -> None:
     assert stack.client.get("/v1/videos/talk/captions/EN-gb.srt").text.startswith("1\n")
 
 
+def test_a_track_stored_before_its_format_existed_is_served_in_it(stack: Stack) -> None:
+    open_store(stack.storage).delete("captions/talk/en.ttml")  # as a library older than TTML
+    vtt = stack.client.get("/v1/videos/talk/captions/en.vtt").text
+    ttml = stack.client.get("/v1/videos/talk/captions/en.ttml")
+    assert ttml.status_code == 200 and ttml.headers["etag"].endswith('-ttml"')
+    assert ttml.headers["access-control-allow-origin"] == "*"
+    assert_ttml_matches_vtt(ttml.text, vtt, "en")
+    again = stack.client.get(
+        "/v1/videos/talk/captions/en.ttml", headers={"If-None-Match": ttml.headers["etag"]}
+    )
+    assert again.status_code == 304
+
+
 def test_every_answer_is_what_the_openapi_document_says(stack: Stack, media) -> None:  # type: ignore[no-untyped-def]
     document = stack.client.get("/openapi.json").json()
     video = "/v1/videos/{video_id}"
