@@ -206,45 +206,6 @@ def test_an_edited_cue_persists_and_markup_stays_text(site: Site, watch_url: str
     page.close()
 
 
-def test_a_persons_markup_shows_in_the_panel_and_survives_the_editor(
-    site: Site, watch_url: str
-) -> None:
-    api = f"{watch_url.replace('/watch/', '/v1/videos/')}/captions/fr"
-    etag = httpx.get(api).json()["etag"]
-    theirs = (
-        "WEBVTT\n\n00:00:00.700 --> 00:00:03.000\n<i>Italic words</i> and <b>bold</b>\n\n"
-        "00:00:03.200 --> 00:00:05.000\n<v Roger Bingham>We are in New York City\n"
-    )
-    answer = httpx.put(
-        api, content=theirs, headers={"Authorization": f"Bearer {KEY}", "If-Match": f'"{etag}"'}
-    )
-    assert answer.status_code == 200, answer.text
-    page = site.page()
-    page.goto(watch_url)
-    _wait_for_cues(page)
-    first = page.locator('#cues [data-cue="0"] .text')
-    assert first.inner_text() == "Italic words and bold"
-    assert first.locator("i").inner_text() == "Italic words"
-    assert first.locator("b").inner_text() == "bold"
-    page.get_by_role("button", name="Edit captions").click()
-    page.fill("input[name='api_key']", KEY)
-    assert page.locator('#cues [data-cue="0"] textarea').input_value() == (
-        "<i>Italic words</i> and <b>bold</b>"
-    )
-    second = page.locator('#cues [data-cue="1"] textarea')
-    assert second.input_value() == "<v Roger Bingham>We are in New York City</v>"
-    # 36 characters shown: the voice's tag does not count against the 42 a line.
-    assert "characters" not in page.locator('#cues [data-cue="1"] .warnings').inner_text()
-    second.fill("<v Roger Bingham>We are in <i>New York</i> City</v>")
-    page.get_by_role("button", name="Save", exact=True).click()
-    _wait(page, "document.getElementById('save-status').textContent.includes('Saved')")
-    vtt = httpx.get(f"{api}.vtt").text
-    assert "<i>Italic words</i> and <b>bold</b>" in vtt
-    assert "<v Roger Bingham>We are in <i>New York</i> City</v>" in vtt
-    assert site.problems == []
-    page.close()
-
-
 def test_a_save_after_someone_elses_says_so_and_offers_their_version(
     site: Site, watch_url: str
 ) -> None:
@@ -274,6 +235,47 @@ def test_a_save_after_someone_elses_says_so_and_offers_their_version(
         " === 'Their version, saved first.'",
     )
     assert page.locator("#cues li.cue").count() == 1
+    page.close()
+
+
+def test_a_persons_markup_shows_in_the_panel_and_survives_the_editor(
+    site: Site, watch_url: str
+) -> None:
+    api = f"{watch_url.replace('/watch/', '/v1/videos/')}/captions/fr"
+    etag = httpx.get(api).json()["etag"]
+    theirs = (
+        "WEBVTT\n\n00:00:00.700 --> 00:00:03.000\n<i>Italic words</i> and <b>bold</b>\n\n"
+        "00:00:03.200 --> 00:00:05.000\n<v Roger Bingham>We are in New York City\n"
+    )
+    answer = httpx.put(
+        api, content=theirs, headers={"Authorization": f"Bearer {KEY}", "If-Match": f'"{etag}"'}
+    )
+    assert answer.status_code == 200, answer.text
+    page = site.page()
+    page.goto(watch_url)
+    _wait_for_cues(page)
+    first = page.locator('#cues [data-cue="0"] .text')
+    assert first.inner_text() == "Italic words and bold"
+    assert first.locator("i").inner_text() == "Italic words"
+    assert first.locator("b").inner_text() == "bold"
+    _assert_accessible(page)
+    _screenshot(page, "markup", phone=False)
+    page.get_by_role("button", name="Edit captions").click()
+    page.fill("input[name='api_key']", KEY)
+    assert page.locator('#cues [data-cue="0"] textarea').input_value() == (
+        "<i>Italic words</i> and <b>bold</b>"
+    )
+    second = page.locator('#cues [data-cue="1"] textarea')
+    assert second.input_value() == "<v Roger Bingham>We are in New York City</v>"
+    # 36 characters shown: the voice's tag does not count against the 42 a line.
+    assert "characters" not in page.locator('#cues [data-cue="1"] .warnings').inner_text()
+    second.fill("<v Roger Bingham>We are in <i>New York</i> City</v>")
+    page.get_by_role("button", name="Save", exact=True).click()
+    _wait(page, "document.getElementById('save-status').textContent.includes('Saved')")
+    vtt = httpx.get(f"{api}.vtt").text
+    assert "<i>Italic words</i> and <b>bold</b>" in vtt
+    assert "<v Roger Bingham>We are in <i>New York</i> City</v>" in vtt
+    assert site.problems == []
     page.close()
 
 
