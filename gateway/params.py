@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from gateway.responses import INVALID_REQUEST, PAYLOAD_TOO_LARGE, ApiError
+from gateway.responses import INVALID_REQUEST, NOT_FOUND, PAYLOAD_TOO_LARGE, ApiError
 from schemas.formats import CAPTION_FORMATS, is_caption_format
 from schemas.ids import LANGUAGE_CODE_RULE, canonical_language, is_safe_video_id
 
@@ -34,9 +34,8 @@ def check_language(lang: str) -> str:
 def check_format(fmt: str) -> str:
     """`fmt` if it is a caption format of the registry; else 404 (no such file)."""
     if not is_caption_format(fmt):
-        raise ApiError(
-            404, "not_found", f"no caption format {fmt[:20]!r}; one of {', '.join(CAPTION_FORMATS)}"
-        )
+        formats = ", ".join(CAPTION_FORMATS)
+        raise ApiError(404, NOT_FOUND, f"no caption format {fmt[:20]!r}; one of {formats}")
     return fmt
 
 

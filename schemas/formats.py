@@ -44,18 +44,6 @@ FORMAT_NAMES: Final = tuple(f.name for f in TRACK_FORMATS)
 CAPTION_FORMATS: Final = tuple(f.name for f in TRACK_FORMATS if f.cues)
 KEPT_FORMAT: Final = "vtt"  # revisions are kept as WebVTT; the other formats are made from it
 
-_BY_NAME: Final = {f.name: f for f in TRACK_FORMATS}
-
-
-def track_format(name: str) -> TrackFormat:
-    """The format called `name`; `ValueError` for one we do not write."""
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown track format {name!r}; one of {', '.join(FORMAT_NAMES)}"
-        ) from None
-
 
 def is_caption_format(name: object) -> bool:
     """True if `name` is the format of a caption track (one file a language)."""
