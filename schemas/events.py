@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Final, Literal
 
 from schemas.errors import CaptionError, ErrorCode, Failure
 from schemas.ids import derived_event_id, is_safe_video_id, validate_video_id
+from schemas.languages import is_whisper_language
 from schemas.validation import (
     CAPTIONS_FAILED,
     CAPTIONS_READY,
@@ -25,6 +26,7 @@ from schemas.validation import (
     check_incoming,
     check_outgoing,
     load_json,
+    short,
 )
 
 RAW_LIMIT: Final = 2048  # characters of the original message kept in captions.failed
@@ -160,6 +162,12 @@ class UploadRequest:
             object.__setattr__(self, "translate_to", tuple(self.translate_to))
         check_incoming(VIDEO_UPLOADED, self.to_event())
         validate_video_id(self.video_id)
+        if self.language is not None and not is_whisper_language(self.language):
+            raise CaptionError(
+                ErrorCode.INVALID_EVENT,
+                f"language: {short(self.language)} is not a language Whisper speaks "
+                "(the spoken language is one of Whisper's codes: en, pt, yue, ...)",
+            )
 
     def to_event(self) -> dict[str, Any]:
         """The `video.uploaded` event as a dict; unset optional fields are left out."""

@@ -23,6 +23,7 @@ from schemas import (
     video_id_from_filename,
 )
 from schemas.events import RAW_LIMIT
+from schemas.ids import canonical_language, is_language_code
 from schemas.validation import MAX_EVENT_BYTES, SCHEMA_NAMES
 
 FULL_EVENT: dict[str, Any] = {
@@ -89,6 +90,24 @@ def test_unknown_fields_are_ignored_for_forward_compatibility():
 
 def test_translate_to_accepts_any_code_the_pipeline_decides_support():
     assert parse_upload_event(_event(translate_to=["fr", "yue"])).translate_to == ("fr", "yue")
+
+
+def test_language_codes_follow_one_rule_a_region_and_a_script_included():
+    event = _event(translate_to=["pt-BR", "zh-Hans", "es-419"])
+    assert parse_upload_event(event).translate_to == ("pt-BR", "zh-Hans", "es-419")
+    for code in ("pt-br", "PT-BR", "pt_BR", "portuguese", "zh-hans"):
+        assert _invalid(_event(translate_to=[code])).startswith("translate_to")
+    # The spoken language is Whisper's to hear: one of its codes, no region.
+    assert "not a language Whisper speaks" in _invalid(_event(language="pt-BR"))
+    assert "not a language Whisper speaks" in _invalid(_event(language="xx"))
+
+
+def test_language_codes_are_made_canonical_from_any_case():
+    assert canonical_language("PT-br") == "pt-BR" and canonical_language("zh_hans") == "zh-Hans"
+    assert canonical_language("es-419") == "es-419" and canonical_language("EN") == "en"
+    assert canonical_language("english") is None and canonical_language("pt-") is None
+    assert all(is_language_code(c) for c in ("en", "yue", "pt-BR", "zh-Hant-TW"))
+    assert not any(is_language_code(c) for c in ("EN", "pt-br", "e", "pt-BRA"))
 
 
 def test_upload_request_built_in_code_is_validated_like_an_event():
