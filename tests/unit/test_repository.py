@@ -8,7 +8,16 @@ import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-OUTSIDE = re.compile(r"(^|[^/A-Za-z])DESIGN\.md|shared/notes|\.\./shared|/work/|/root/")
+# The design notes, the shared folder beside the checkout, this machine's paths (spelled in
+# parts, so this line does not name them itself).
+NAMED_OUTSIDE = (
+    r"(^|[^/A-Za-z])" + "DESIGN" + r"\.md",
+    "shared" + "/notes",
+    r"\.\./" + "shared",
+    "/" + "work/",
+    "/" + "root/",
+)
+OUTSIDE = re.compile("|".join(NAMED_OUTSIDE))
 OUTSIDE_TESTS = ("schemas", "connectors", "captions", "library", "transforms", "pipelines",
                  "gateway", "devtools", "benchmarks", "scripts", "deploy")  # fmt: skip
 
@@ -26,7 +35,6 @@ def test_nothing_names_a_file_outside_the_repository() -> None:
     found = [
         f"{path.relative_to(REPO)}:{number}: {line.strip()[:80]}"
         for path in tracked_text_files()
-        if path != Path(__file__)
         for number, line in enumerate(
             path.read_text(encoding="utf-8", errors="ignore").splitlines(), 1
         )
