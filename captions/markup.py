@@ -96,9 +96,17 @@ def parse_cue_text(text: str) -> CueText:
 def parse_notation(text: str) -> CueText:
     """The editor's notation read back: known tags are markup, every other character is text
     (so `<img>` or `&amp;` typed by a person stay those characters)."""
+    return parse_tagged(text, NOTATION_TAG_RE)
+
+
+def parse_tagged(
+    text: str, tags: re.Pattern[str], as_tag: Callable[[str], str] = lambda tag: tag
+) -> CueText:
+    """Text whose markup is only what `tags` finds (each written as WebVTT's `as_tag(tag)`,
+    "" to drop it), every other character being text: the editor's notation, SubRip."""
     parts, at = [], 0
-    for match in NOTATION_TAG_RE.finditer(text):
-        parts += [_escape(text[at : match.start()]), match.group(0)]
+    for match in tags.finditer(text):
+        parts += [_escape(text[at : match.start()]), as_tag(match.group(0))]
         at = match.end()
     parts.append(_escape(text[at:]))
     return parse_cue_text("".join(parts))

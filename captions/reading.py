@@ -17,7 +17,7 @@ import webvtt
 from webvtt.errors import MalformedCaptionError, MalformedFileError
 
 from captions.cues import Cue
-from captions.markup import CueText, has_markup, parse_cue_text, visible_lines
+from captions.markup import CueText, has_markup, parse_cue_text, parse_tagged, visible_lines
 
 MEDIA_END_TOLERANCE_S: Final = 1.0  # a cue may end this long after the media (rounding, fades)
 
@@ -197,15 +197,6 @@ def _cue_text(raw: str, kind: str) -> CueText:
     its `<s>` and `<font>` dropped, every other character as written."""
     if kind == "vtt":
         return parse_cue_text(raw)
-    parts, at = [], 0
-    for match in _SRT_TAG_RE.finditer(raw):
-        parts.append(_escape(raw[at : match.start()]))
-        tag = match.group(0).lower()
-        parts.append(tag if tag in _SRT_KEPT else "")
-        at = match.end()
-    parts.append(_escape(raw[at:]))
-    return parse_cue_text("".join(parts))
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return parse_tagged(
+        raw, _SRT_TAG_RE, lambda tag: tag.lower() if tag.lower() in _SRT_KEPT else ""
+    )
