@@ -36,7 +36,14 @@ from connectors.storage.layout import (
     track_key,
 )
 from connectors.storage.store import ObjectStore, PreconditionFailed
-from library.track_meta import TrackChange, TrackMeta, read_track_meta, with_meta, without_meta
+from library.track_meta import (
+    TrackChange,
+    TrackMeta,
+    TrackSource,
+    read_track_meta,
+    with_meta,
+    without_meta,
+)
 from schemas.events import TrackRef, utc_timestamp
 from schemas.formats import CAPTION_FORMATS, KEPT_FORMAT
 from schemas.ids import is_language_code
@@ -141,7 +148,8 @@ def save_track(
             raise PreconditionFailed(f"the {language} track changed since ETag {if_match!r}")
         _keep(store, video_id, current)
         kind = current.meta.kind
-    meta, text = _claim(store, video_id, language, cues, generated=False, kind=kind)
+    source = current.meta.source if current is not None else None  # a translation stays one
+    meta, text = _claim(store, video_id, language, cues, generated=False, kind=kind, source=source)
     try:
         etag = _replace_current(store, video_id, language, text, current)
     except PreconditionFailed:
@@ -185,22 +193,27 @@ def commit_generated(
     kind: Literal["captions", "subtitles"],
     formats: Sequence[str] = CAPTION_FORMATS,
     manifest: bool = True,
+    source: TrackSource | None = None,
 ) -> TrackChange | None:
     """A model's track: a new revision, current unless a person's revision is. None when the
-    current revision is a model's with these very cues (a replay): nothing is made. `formats`:
-    the caption formats the track is served in (WebVTT is kept either way).
-    `manifest=False`: the caller brings the manifest in line itself, after its tracks."""
+    current revision is a model's with these very cues from the same source (a replay):
+    nothing is made. `formats`: the caption formats the track is served in (WebVTT is kept
+    either way). `manifest=False`: the caller brings the manifest in line itself, after its
+    tracks. `source`: what a translation was made from."""
     body = write_vtt(cues, language)
     claimed: tuple[TrackMeta, str] | None = None
     for _ in range(ATTEMPTS):
         current = current_track(store, video_id, language)
         if current is not None and claimed is None:
-            if current.meta.generated and without_meta(current.text) == body:
+            same = current.meta.generated and current.meta.source == source
+            if same and without_meta(current.text) == body:
                 sync_track(store, video_id, language, formats=formats, manifest=manifest)
                 return None
             _keep(store, video_id, current)
         if claimed is None:
-            claimed = _claim(store, video_id, language, cues, generated=True, kind=kind)
+            claimed = _claim(
+                store, video_id, language, cues, generated=True, kind=kind, source=source
+            )
         meta, text = claimed
         if current is not None and not current.meta.generated:
             return TrackChange(language, "generated", meta, False)
@@ -300,6 +313,7 @@ def track_refs(
                 meta.revision,
                 meta.generated,
                 meta.updated_at,
+                meta.source,
             )
         )
     return refs
@@ -307,7 +321,7 @@ def track_refs(
 
 def _track_refs(store: ObjectStore, video_id: str, manifest: Manifest) -> tuple[TrackRef, ...]:
     """Entries for every current track (the spoken language first), in each format it is
-    stored in, then transcript.json."""
+    stored in, then the translations that failed and have no track, then transcript.json."""
     names = _names(store, video_id)
     tracks = current_tracks(store, video_id, names)
     tracks.sort(key=lambda t: (t.language != manifest.language, t.language))
@@ -315,7 +329,9 @@ def _track_refs(store: ObjectStore, video_id: str, manifest: Manifest) -> tuple[
     for track in tracks:
         stored = tuple(f for f in CAPTION_FORMATS if f"{track.language}.{f}" in names)
         refs += track_refs(store, video_id, track, stored)
-    return (*refs, *(t for t in manifest.tracks if t.format == "json"))
+    made = {track.language for track in tracks}
+    failed = (t for t in manifest.tracks if t.status == "failed" and t.language not in made)
+    return (*refs, *failed, *(t for t in manifest.tracks if t.format == "json"))
 
 
 def _followers(
@@ -341,12 +357,13 @@ def _claim(
     *,
     generated: bool,
     kind: Literal["captions", "subtitles"],
+    source: TrackSource | None = None,
 ) -> tuple[TrackMeta, str]:
     """A new revision written under the next free number, claimed by a conditional create."""
     kept = _kept_numbers(store, video_id, language)
     number = max(kept, default=0) + 1
     for _ in range(ATTEMPTS * 5):
-        meta = TrackMeta(number, generated, kind, utc_timestamp())
+        meta = TrackMeta(number, generated, kind, utc_timestamp(), source)
         text = write_vtt(cues, language, [meta.note()])
         try:
             key = revision_key(video_id, language, number)

@@ -8,12 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from schemas.events import TrackRef
+from schemas.events import TrackRef, TrackSource
 from schemas.updates import CaptionsUpdated
 
 _META_RE: Final = re.compile(
     r"^NOTE autocaption revision=(\d{1,9}) generated=(true|false) kind=(captions|subtitles) "
-    r"updated_at=(\S{1,40})\n\n?",
+    r"updated_at=(\S{1,40})"
+    r"(?: source=([A-Za-z0-9-]{2,35})@(\d{1,9}) translator=([\w.:/+-]{1,200})"
+    r"(?: via=([A-Za-z-]{2,35}))?)?"
+    r"\n\n?",
     re.MULTILINE,
 )
 
@@ -28,13 +31,19 @@ class TrackMeta:
     generated: bool
     kind: Literal["captions", "subtitles"]
     updated_at: str
+    source: TrackSource | None = None  # a translation's source (a person's edit keeps it)
 
     def note(self) -> str:
         generated = "true" if self.generated else "false"
-        return (
+        note = (
             f"NOTE autocaption revision={self.revision} generated={generated} "
-            f"kind={self.kind} updated_at={self.updated_at}\n"
+            f"kind={self.kind} updated_at={self.updated_at}"
         )
+        if self.source is not None:
+            source = self.source
+            note += f" source={source.language}@{source.revision} translator={source.translator}"
+            note += f" via={source.via}" if source.via else ""
+        return note + "\n"
 
 
 @dataclass(frozen=True)
@@ -66,8 +75,15 @@ def read_track_meta(vtt: str) -> TrackMeta | None:
     match = _META_RE.search(vtt, 0, 2048)
     if match is None:
         return None
-    revision, generated, kind, updated_at = match.groups()
-    return TrackMeta(int(revision), generated == "true", kind, updated_at)  # type: ignore[arg-type]
+    revision, generated, kind, updated_at, language, number, translator, via = match.groups()
+    source = TrackSource(language, int(number), translator, via) if language else None
+    return TrackMeta(
+        int(revision),
+        generated == "true",
+        kind,  # type: ignore[arg-type]
+        updated_at,
+        source,
+    )
 
 
 def with_meta(vtt: str, meta: TrackMeta) -> str:

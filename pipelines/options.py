@@ -21,6 +21,8 @@ from captions.cues import CaptionRules
 from connectors.kafka.config import KafkaConfig, Topics
 from connectors.storage import open_store
 from connectors.storage.store import ObjectStore
+from connectors.translators import TranslatorSpec, language_code, parse_translator
+from connectors.translators.routes import refuse_reason
 from schemas.errors import CaptionError
 from schemas.events import UploadRequest
 from schemas.formats import FORMAT_NAMES
@@ -67,7 +69,17 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         group,
         "--translate-to",
         default="",
-        help="also make a translated track; Whisper translates into English only: 'en'",
+        help="also make subtitles in these languages (comma-separated BCP 47 codes: pt-BR,en); "
+        "refused unless a configured translator makes them (see --translators)",
+    )
+    add_option(
+        group,
+        "--translators",
+        default="firefox",
+        help="text translators, in order of preference, comma-separated: 'firefox' (Mozilla's "
+        "English <-> Brazilian Portuguese models, offline) and 'ctranslate2:MODEL' (OPUS-MT, "
+        "M2M100, NLLB-200, MADLAD-400 by hub name or folder); English from other speech is "
+        "Whisper's own translation (default: firefox)",
     )
     add_option(
         group,
@@ -155,9 +167,8 @@ def caption_options(args: argparse.Namespace, storage_url: str) -> CaptionOption
         default_language = language
     else:
         raise UsageError(f"--language: unknown language code {args.language!r}")
-    translate_to = tuple(t.strip().lower() for t in args.translate_to.split(",") if t.strip())
-    if any(t != "en" for t in translate_to):
-        raise UsageError("--translate-to: Whisper translates into English only; use 'en'")
+    translators = translator_options(args)
+    translate_to = target_options(args.translate_to, translators)
     formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
     if not formats or any(f not in FORMAT_NAMES for f in formats):
         raise UsageError(f"--formats: choose from {','.join(FORMAT_NAMES)}, got {args.formats!r}")
@@ -193,10 +204,33 @@ def caption_options(args: argparse.Namespace, storage_url: str) -> CaptionOption
         formats=formats,
         default_language=default_language,
         translate_to=translate_to,
+        translators=translators,
         hotwords=hotwords,
         initial_prompt=initial_prompt,
         max_duration_s=args.max_duration,
     )
+
+
+def translator_options(args: argparse.Namespace) -> tuple[TranslatorSpec, ...]:
+    """--translators as specs; raises UsageError."""
+    names = [n.strip() for n in getattr(args, "translators", "firefox").split(",") if n.strip()]
+    try:
+        return tuple(parse_translator(name) for name in names)
+    except ValueError as exc:
+        raise UsageError(f"--translators: {exc}") from None
+
+
+def target_options(text: str, translators: Sequence[TranslatorSpec]) -> tuple[str, ...]:
+    """--translate-to as canonical language codes, each one a configured translator (or
+    Whisper, for English) makes; raises UsageError naming those that can be made."""
+    try:
+        targets = tuple(dict.fromkeys(language_code(t) for t in text.split(",") if t.strip()))
+    except ValueError as exc:
+        raise UsageError(f"--translate-to: {exc}") from None
+    reason = refuse_reason(targets, translators)
+    if reason:
+        raise UsageError(f"--translate-to: {reason}")
+    return targets
 
 
 def vocabulary_options(args: argparse.Namespace) -> tuple[str | None, str | None]:

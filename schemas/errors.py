@@ -17,6 +17,11 @@ class ErrorCode(StrEnum):
     NO_AUDIO_STREAM = "no_audio_stream"
     MEDIA_TOO_LONG = "media_too_long"
     INTERNAL = "internal"
+    # one translated track, not the video: no translator makes the pair, its model could not
+    # be loaded, or it failed on the text
+    UNSUPPORTED_PAIR = "unsupported_pair"
+    MODEL_UNAVAILABLE = "model_unavailable"
+    TRANSLATION_FAILED = "translation_failed"
 
 
 class CaptionError(Exception):

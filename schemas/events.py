@@ -66,6 +66,28 @@ def utc_timestamp(moment: datetime | None = None) -> str:
 
 
 @dataclass(frozen=True)
+class TrackSource:
+    """What a translation was made from: the source track's language and revision, by which
+    translator ("firefox", "whisper", "ctranslate2:m2m100_418M"), through which language."""
+
+    language: str
+    revision: int
+    translator: str
+    via: str | None = None
+
+    def to_dict(self) -> dict[str, str | int]:
+        out: dict[str, str | int] = {"language": self.language, "revision": self.revision}
+        out["translator"] = self.translator
+        if self.via:
+            out["via"] = self.via
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrackSource:
+        return cls(d["language"], int(d["revision"]), d["translator"], d.get("via"))
+
+
+@dataclass(frozen=True)
 class TrackRef:
     """One caption track in storage: `kind` is captions (spoken language) or subtitles."""
 
@@ -79,6 +101,10 @@ class TrackRef:
     revision: int | None = None
     generated: bool | None = None
     updated_at: str | None = None
+    source: TrackSource | None = None  # a translation: what it was made from, and by what
+    # A translation that could not be made: "failed" with its error, and no file at `uri`.
+    status: Literal["ready", "failed"] = "ready"
+    error: ErrorDetail | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -90,10 +116,17 @@ class TrackRef:
         for name in ("key", "revision", "generated", "updated_at"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
+        if self.source is not None:
+            out["source"] = self.source.to_dict()
+        if self.status != "ready":
+            out["status"] = self.status
+        if self.error is not None:
+            out["error"] = self.error.to_dict()
         return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TrackRef:
+        source, error = d.get("source"), d.get("error")
         return cls(
             d["language"],
             d["kind"],
@@ -103,6 +136,9 @@ class TrackRef:
             d.get("revision"),
             d.get("generated"),
             d.get("updated_at"),
+            None if source is None else TrackSource.from_dict(source),
+            d.get("status", "ready"),
+            None if error is None else ErrorDetail.from_dict(error),
         )
 
 

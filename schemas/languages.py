@@ -133,7 +133,34 @@ def is_whisper_language(code: str) -> bool:
     return code in _BY_CODE
 
 
+# Variants viewers pick by name: a script or a region, named in the language itself.
+VARIANT_NAMES: Final = {
+    "pt-BR": "Português (Brasil)",
+    "pt-PT": "Português (Portugal)",
+    "en-GB": "English (UK)",
+    "en-US": "English (US)",
+    "es-419": "Español (Latinoamérica)",
+    "es-ES": "Español (España)",
+    "es-MX": "Español (México)",
+    "fr-CA": "Français (Canada)",
+    "fr-FR": "Français (France)",
+    "de-CH": "Deutsch (Schweiz)",
+    "zh-Hans": "中文\uff08简体\uff09",  # full-width parentheses, as Chinese writes them
+    "zh-Hant": "中文\uff08繁體\uff09",
+    "zh-CN": "中文\uff08中国\uff09",
+    "zh-TW": "中文\uff08台灣\uff09",
+    "sr-Latn": "Srpski (latinica)",
+}
+
+
 def native_name(code: str) -> str:
-    """The language's name in itself ("Deutsch" for "de"); the code for one Whisper lacks."""
-    language = _BY_CODE.get(code)
-    return language.native_name if language else code
+    """The language's name in itself ("Deutsch" for "de", "Português (Brasil)" for "pt-BR");
+    a variant not named here is its language's name with the rest of the code ("Deutsch (AT)");
+    the code itself for a language Whisper lacks."""
+    if code in VARIANT_NAMES:
+        return VARIANT_NAMES[code]
+    base, _, rest = code.partition("-")
+    language = _BY_CODE.get(base)
+    if language is None:
+        return code
+    return f"{language.native_name} ({rest})" if rest else language.native_name

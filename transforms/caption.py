@@ -1,12 +1,12 @@
 """`CaptionVideos`: the one composite every pipeline uses, upload request -> caption result.
 
     requests -> ReuseExisting -> DecodeAndChunk -> [SpreadChunks] -> Transcribe
-             -> AssembleVideo -> WriteTracks -> results
+             -> AssembleVideo -> BatchVideos -> Translate -> WriteTracks -> results
 
-One file per step (`decode.py`, `transcribe.py`, `assemble.py`, `write.py`), each a thin DoFn
-over pure functions; the values between them are in `domain.py`. A bad video becomes a
-`Failure` that travels the same path and ends as a `failed` manifest; nothing here raises for
-bad input.
+One file per step (`decode.py`, `transcribe.py`, `assemble.py`, `translate.py`, `write.py`),
+each a thin DoFn over pure functions; the values between them are in `domain.py`. A bad video
+becomes a `Failure` that travels the same path and ends as a `failed` manifest; a translation
+that cannot be made fails alone; nothing here raises for bad input.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from transforms.assemble import AssembleVideo
 from transforms.decode import REUSED, SUMMARY, DecodeAndChunk, ReuseExisting
 from transforms.settings import CaptionOptions
 from transforms.transcribe import FAILED, TranscribeChunks
+from transforms.translate import TranslateVideos
 from transforms.write import WriteTracks
 
 
@@ -48,6 +49,10 @@ class CaptionVideos(beam.PTransform):
             # typed so the state key (the job) gets a deterministic coder
             | "Parts" >> beam.Flatten().with_output_types(tuple[str, Any])
             | "AssembleVideo" >> beam.ParDo(AssembleVideo(options))
+            # the sentences of several videos go to each translator together
+            | "BatchVideos"
+            >> beam.BatchElements(min_batch_size=1, max_batch_size=options.translate_batch)
+            | "Translate" >> beam.ParDo(TranslateVideos(options))
             | "WriteTracks" >> beam.ParDo(WriteTracks(options))
         )
         return (written, checked[REUSED]) | "Results" >> beam.Flatten()

@@ -22,7 +22,8 @@ from connectors import media
 from connectors.storage import open_store
 from connectors.storage.layout import manifest_key
 from connectors.storage.sources import local_source
-from schemas.errors import failure_from_exception
+from connectors.translators.routes import refuse_reason
+from schemas.errors import ErrorCode, Failure, failure_from_exception
 from schemas.events import UploadRequest
 from schemas.manifest import Manifest
 from transforms import progress
@@ -33,6 +34,7 @@ from transforms.domain import (
     is_reusable,
     job_key,
     result_from_manifest,
+    targets_of,
     tasks_for,
     vocabulary_for,
 )
@@ -92,6 +94,14 @@ class DecodeAndChunk(beam.DoFn):
         language = request.language or self.options.default_language
         hotwords, prompt = vocabulary_for(request, self.options)
         count = 0
+        refused = refuse_reason(targets_of(request, self.options), self.options.translators)
+        if refused:  # refused up front, as a malformed event is
+            message = f"translate_to: {refused}"
+            failure = Failure(request.video_id, ErrorCode.INVALID_EVENT, message, request.source)
+            yield beam.pvalue.TaggedOutput(
+                SUMMARY, (job, VideoAudio(request, 0.0, 0, tasks, failure, started))
+            )
+            return
         try:
             roots = self.options.file_roots or None  # None: local paths of the CLI's own inputs
             with local_source(

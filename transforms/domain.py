@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from captions.cues import Cue
+from connectors.translators.routes import needs_whisper_english
 from library.track_meta import TrackChange
 from schemas.errors import Failure
-from schemas.events import PIPELINE_VERSION, TrackRef, UploadRequest
+from schemas.events import PIPELINE_VERSION, ErrorDetail, TrackRef, UploadRequest
 from schemas.manifest import Manifest
 from schemas.transcript import Segment, Transcript
 from transforms.chunks import ChunkAudio
@@ -31,12 +33,19 @@ def job_key(request: UploadRequest) -> str:
     return f"{request.video_id}|{digest}"
 
 
+def targets_of(request: UploadRequest, options: CaptionOptions) -> tuple[str, ...]:
+    """The languages an upload is to be translated into: its own, else the run's default."""
+    return request.translate_to or options.translate_to
+
+
 def tasks_for(request: UploadRequest, options: CaptionOptions) -> tuple[str, ...]:
     """Transcribe always; add Whisper's translate task when English is asked for and the
-    speech is not already English."""
-    wanted = request.translate_to or options.translate_to
+    speech is not already English, or when a target is reached only through Whisper's English
+    (`connectors.translators.routes`)."""
     language = request.language or options.default_language
-    if "en" in wanted and language != "en":
+    if language == "en":
+        return ("transcribe",)
+    if needs_whisper_english(language, targets_of(request, options), options.translators):
         return ("transcribe", "translate")
     return ("transcribe",)
 
@@ -105,13 +114,27 @@ class VideoAudio:
 
 
 @dataclass(frozen=True)
+class TranslatedTrack:
+    """One text translation of a video's speech, laid out as cues; or why it could not be made
+    (`error`: that track fails, the video's others are made)."""
+
+    language: str
+    cues: tuple[Cue, ...] = ()
+    translator: str = ""  # the route's translators ("firefox", "whisper+firefox")
+    via: str | None = None  # the language it went through
+    error: ErrorDetail | None = None
+
+
+@dataclass(frozen=True)
 class VideoTranscripts:
-    """Every transcript of one video: one per task, transcription first."""
+    """Every transcript of one video (one per task, transcription first) and, after the
+    translate step, its text translations."""
 
     request: UploadRequest
     duration_s: float
     transcripts: tuple[Transcript, ...]
     started: float = 0.0
+    translations: tuple[TranslatedTrack, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,7 +174,13 @@ def is_reusable(manifest: Manifest, request: UploadRequest, options: CaptionOpti
         and manifest.pipeline_version == PIPELINE_VERSION
         and manifest.model == options.whisper.model_label
         and (manifest.vocabulary or (None, None)) == vocabulary_for(request, options)
+        and set(targets_of(request, options)) <= _ready_languages(manifest)
     )
+
+
+def _ready_languages(manifest: Manifest) -> set[str]:
+    made = {t.language for t in manifest.tracks if t.status == "ready"}
+    return made | ({manifest.language} if manifest.language else set())
 
 
 def result_from_manifest(manifest: Manifest, uri: str, request: UploadRequest) -> CaptionResult:

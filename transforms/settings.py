@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from captions.cues import CaptionRules
 from connectors.storage.layout import CAPTIONS_ROOT
+from connectors.translators import TranslatorSpec
+from connectors.translators.firefox import FirefoxSpec
 from schemas.events import PIPELINE_VERSION
 from schemas.formats import FORMAT_NAMES
 from transforms.chunks import ChunkingOptions
@@ -51,7 +53,12 @@ class CaptionOptions:
     chunking: ChunkingOptions = field(default_factory=ChunkingOptions)
     formats: tuple[str, ...] = FORMAT_NAMES  # every format of the registry
     default_language: str | None = None  # None: detect
-    translate_to: tuple[str, ...] = ()
+    translate_to: tuple[str, ...] = ()  # for uploads that name no targets of their own
+    # The text translators, in order of preference (connectors.translators): by default
+    # Mozilla's English <-> Brazilian Portuguese models; English from other speech is always
+    # Whisper's own translation.
+    translators: tuple[TranslatorSpec, ...] = (FirefoxSpec(),)
+    translate_batch: int = 16  # videos whose sentences are translated together
     hotwords: str | None = None  # vocabulary for uploads that bring none of their own
     initial_prompt: str | None = None
     max_duration_s: float | None = 4 * 3600.0

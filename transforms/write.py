@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import apache_beam as beam
@@ -23,15 +24,15 @@ from captions.rules import rules_for_language
 from connectors.storage import open_store
 from connectors.storage.layout import caption_key, content_type_for, manifest_key
 from connectors.storage.store import ObjectStore
+from connectors.translators.routes import WHISPER
 from library.pending import settle_pending
-from library.revisions import commit_generated, sync_manifest
+from library.revisions import commit_generated, current_track, sync_manifest
 from library.track_meta import TrackChange
 from library.videos import read_manifest
 from schemas.errors import failure_from_exception
-from schemas.events import ErrorDetail, TrackRef
+from schemas.events import ErrorDetail, TrackRef, TrackSource
 from schemas.formats import CAPTION_FORMATS
 from schemas.manifest import Manifest
-from schemas.transcript import Transcript
 from transforms import progress
 from transforms.domain import (
     CaptionResult,
@@ -44,7 +45,6 @@ from transforms.settings import CaptionOptions
 
 log = logging.getLogger(__name__)
 _WRITERS = ThreadPoolExecutor(8, thread_name_prefix="write-tracks")
-LaidOut = tuple[Transcript, list[Cue], Literal["captions", "subtitles"]]
 
 
 class WriteTracks(beam.DoFn):
@@ -90,17 +90,71 @@ def write_video(
     return _write_plain(element, store, options)
 
 
-def _laid_out(element: VideoTranscripts, options: CaptionOptions) -> list[LaidOut]:
-    """Each transcript with its cues, under the caption rules of its language, and its kind."""
-    laid_out = []
+@dataclass(frozen=True)
+class _Track:
+    """One track to write: its cues, its kind, and for a translation what made it."""
+
+    language: str
+    cues: list[Cue]
+    kind: Literal["captions", "subtitles"]
+    translator: str | None = None  # None: the spoken language's captions
+    via: str | None = None
+
+    def source(self, spoken: str, revision: int) -> TrackSource | None:
+        if self.translator is None:
+            return None
+        return TrackSource(spoken, revision, self.translator, self.via)
+
+
+def _laid_out(element: VideoTranscripts, options: CaptionOptions) -> list[_Track]:
+    """The video's tracks, the spoken language's first: each transcript's words laid out under
+    the caption rules of its language (Whisper's English translation too), then the text
+    translations the translate step laid out."""
+    tracks = []
     for transcript in element.transcripts:
         rules = rules_for_language(transcript.language, options.rules)
         cues = layout_cues(transcript.words, rules, transcript.duration_s)
-        kind: Literal["captions", "subtitles"] = (
-            "captions" if transcript.task == "transcribe" else "subtitles"
-        )
-        laid_out.append((transcript, cues, kind))
-    return laid_out
+        if transcript.task == "transcribe":
+            tracks.append(_Track(transcript.language, cues, "captions"))
+        else:
+            tracks.append(_Track(transcript.language, cues, "subtitles", WHISPER))
+    made = {track.language for track in tracks}
+    for translation in element.translations:
+        if translation.error is None and translation.language not in made:
+            tracks.append(
+                _Track(
+                    translation.language,
+                    list(translation.cues),
+                    "subtitles",
+                    translation.translator,
+                    translation.via,
+                )
+            )
+    return tracks
+
+
+def _failed_refs(
+    element: VideoTranscripts, store: ObjectStore, options: CaptionOptions
+) -> list[TrackRef]:
+    """An entry for each translation that could not be made: `failed`, with its error."""
+    refs = []
+    for translation in element.translations:
+        if translation.error is not None:
+            key = caption_key(
+                element.request.video_id, f"{translation.language}.vtt", options.captions_root
+            )
+            refs.append(
+                TrackRef(
+                    translation.language,
+                    "subtitles",
+                    "vtt",
+                    store.uri(key),
+                    key,
+                    status="failed",
+                    error=translation.error,
+                )
+            )
+    return refs
 
 
 def _write_plain(
@@ -111,15 +165,18 @@ def _write_plain(
     tracks: list[TrackRef] = []
     bodies: list[tuple[str, str]] = []  # key, text
     laid_out = _laid_out(element, options)
-    for transcript, cues, kind in laid_out:
+    spoken = laid_out[0].language
+    for track in laid_out:
         for fmt in _caption_formats(options):
-            key = caption_key(request.video_id, f"{transcript.language}.{fmt}", root)
-            bodies.append((key, write_caption_track(fmt, cues, transcript.language)))
-            tracks.append(TrackRef(transcript.language, kind, fmt, store.uri(key), key))
+            key = caption_key(request.video_id, f"{track.language}.{fmt}", root)
+            bodies.append((key, write_caption_track(fmt, track.cues, track.language)))
+            ref = TrackRef(track.language, track.kind, fmt, store.uri(key), key)
+            tracks.append(replace(ref, source=track.source(spoken, 1)))
+    tracks += _failed_refs(element, store, options)
     tracks += _write_transcript_json(element, store, options)
     # The tracks at once (object stores answer in parallel), then the manifest that names them.
     list(_WRITERS.map(lambda item: _put(store, *item), bodies))
-    manifest = _ready_manifest(element, options, tracks, cues=len(laid_out[0][1]))
+    manifest = _ready_manifest(element, options, tracks, cues=len(laid_out[0].cues))
     uri = _put(store, manifest_key(request.video_id, root), manifest.to_json())
     return _result(element, manifest, uri)
 
@@ -131,29 +188,47 @@ def _write_revisions(
     video_id = request.video_id
     laid_out = _laid_out(element, options)
     formats = _caption_formats(options)
+    changes: tuple[TrackChange, ...] = ()
     if formats:  # the .vtt is the revision: kept whichever caption formats are asked for
 
-        def commit(item: LaidOut) -> TrackChange | None:
-            transcript, cues, kind = item
+        def commit(track: _Track, source: TrackSource | None = None) -> TrackChange | None:
             return commit_generated(
                 store,
                 video_id,
-                transcript.language,
-                cues,
-                kind=kind,
+                track.language,
+                track.cues,
+                kind=track.kind,
                 formats=formats,
                 manifest=False,  # synced once below, with every track
+                source=source,
             )
 
-        changes = tuple(c for c in _WRITERS.map(commit, laid_out) if c is not None)
-    else:
-        changes = ()
+        # the spoken language's first: its revision is what the translations were made from
+        spoken, *others = laid_out
+        first = commit(spoken)
+        revision = _revision_of(store, video_id, spoken.language, first)
+        rest = _WRITERS.map(lambda t: commit(t, t.source(spoken.language, revision)), others)
+        changes = tuple(c for c in (first, *rest) if c is not None)
+    failed = _failed_refs(element, store, options)
     json_tracks = _write_transcript_json(element, store, options)
-    base = _ready_manifest(element, options, json_tracks, cues=len(laid_out[0][1]))
+    base = _ready_manifest(element, options, failed + json_tracks, cues=len(laid_out[0].cues))
     manifest = sync_manifest(store, video_id, base) or base
-    made = {transcript.language for transcript, _, _ in laid_out}
-    settle_pending(store, video_id, requested_languages(request) | made, request.event_id)
+    made = {track.language for track in laid_out}
+    asked = requested_languages(request) - {ref.language for ref in failed}
+    settle_pending(store, video_id, asked | made, request.event_id)
+    for ref in failed:
+        settle_pending(store, video_id, [ref.language], request.event_id, ref.error)
     return _result(element, manifest, store.uri(manifest_key(video_id)), changes=changes)
+
+
+def _revision_of(
+    store: ObjectStore, video_id: str, language: str, change: TrackChange | None
+) -> int:
+    """The revision a commit made, or (a replay, nothing made) the current one."""
+    if change is not None:
+        return change.meta.revision
+    current = current_track(store, video_id, language)
+    return current.meta.revision if current is not None else 1
 
 
 def _write_failure(

@@ -29,7 +29,12 @@ def add_parser(commands: Any) -> None:
     publish.add_argument("--storage", **required_env("storage"), help="storage URL for uploads")
     publish.add_argument("--video-id", help="default: derived from the file name")
     publish.add_argument("--language", help="spoken language code (default: detect)")
-    publish.add_argument("--translate-to", default="", help="'en' for an English track too")
+    publish.add_argument(
+        "--translate-to",
+        default="",
+        help="subtitle languages, comma-separated BCP 47 codes (pt-BR,en); a target the "
+        "service's translators cannot make fails the event with invalid_event",
+    )
     publish.add_argument("--hotwords", help="the upload's vocabulary, e.g. 'ComfyUI, Kubernetes'")
     publish.add_argument("--initial-prompt", help="text the model reads before the speech")
     publish.set_defaults(run=run, parser=publish, takes_beam_options=False)
@@ -40,6 +45,7 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from connectors.kafka.config import KafkaDeliveryError
     from connectors.kafka.write import produce_once
     from connectors.storage.layout import upload_key
+    from connectors.translators import language_code
     from schemas.errors import CaptionError
     from schemas.events import UploadRequest, utc_timestamp
     from schemas.ids import video_id_from_filename
@@ -49,7 +55,10 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     store = open_storage(args.storage, "--storage")
     name = os.path.basename(args.file)
     video_id = args.video_id or video_id_from_filename(name)
-    translate_to = tuple(t.strip() for t in args.translate_to.split(",") if t.strip())
+    try:
+        translate_to = tuple(language_code(t) for t in args.translate_to.split(",") if t.strip())
+    except ValueError as exc:
+        raise UsageError(f"--translate-to: {exc}") from None
     try:
         key = upload_key(video_id, name)
         source = store.put_file(key, args.file)

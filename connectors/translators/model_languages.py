@@ -1,0 +1,151 @@
+"""The languages of the many-to-many translation models, as each names them. Pure data.
+
+M2M100 names a language by its ISO 639-1 code (`__fr__`), NLLB-200 by ISO 639-3 and script
+(`fra_Latn`, the FLORES-200 codes), MADLAD-400 by a BCP 47-like code (`<2fr>`, `<2pt>`). Only
+the languages listed here are offered as targets (NLLB's and MADLAD's others can be added by
+their codes).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# facebook/m2m100_418M and _1.2B: the 100 language tokens of its tokenizer.
+M2M100_LANGUAGES: Final = tuple(
+    [
+        "af",
+        "am",
+        "ar",
+        "ast",
+        "az",
+        "ba",
+        "be",
+        "bg",
+        "bn",
+        "br",
+        "bs",
+        "ca",
+        "ceb",
+        "cs",
+        "cy",
+        "da",
+        "de",
+        "el",
+        "en",
+        "es",
+        "et",
+        "fa",
+        "ff",
+        "fi",
+        "fr",
+        "fy",
+        "ga",
+        "gd",
+        "gl",
+        "gu",
+        "ha",
+        "he",
+        "hi",
+        "hr",
+        "ht",
+        "hu",
+        "hy",
+        "id",
+        "ig",
+        "ilo",
+        "is",
+        "it",
+        "ja",
+        "jv",
+        "ka",
+        "kk",
+        "km",
+        "kn",
+        "ko",
+        "lb",
+        "lg",
+        "ln",
+        "lo",
+        "lt",
+        "lv",
+        "mg",
+        "mk",
+        "ml",
+        "mn",
+        "mr",
+        "ms",
+        "my",
+        "ne",
+        "nl",
+        "no",
+        "ns",
+        "oc",
+        "or",
+        "pa",
+        "pl",
+        "ps",
+        "pt",
+        "ro",
+        "ru",
+        "sd",
+        "si",
+        "sk",
+        "sl",
+        "so",
+        "sq",
+        "sr",
+        "ss",
+        "su",
+        "sv",
+        "sw",
+        "ta",
+        "th",
+        "tl",
+        "tn",
+        "tr",
+        "uk",
+        "ur",
+        "uz",
+        "vi",
+        "wo",
+        "xh",
+        "yi",
+        "yo",
+        "zh",
+        "zu",
+    ]
+)
+
+# BCP 47 -> FLORES-200 (NLLB-200): the languages Whisper hears, and the common variants.
+NLLB_CODES: Final = {
+    "af": "afr_Latn", "am": "amh_Ethi", "ar": "arb_Arab", "as": "asm_Beng", "az": "azj_Latn",
+    "ba": "bak_Cyrl", "be": "bel_Cyrl", "bg": "bul_Cyrl", "bn": "ben_Beng", "bo": "bod_Tibt",
+    "bs": "bos_Latn", "ca": "cat_Latn", "cs": "ces_Latn", "cy": "cym_Latn", "da": "dan_Latn",
+    "de": "deu_Latn", "el": "ell_Grek", "en": "eng_Latn", "es": "spa_Latn", "et": "est_Latn",
+    "eu": "eus_Latn", "fa": "pes_Arab", "fi": "fin_Latn", "fo": "fao_Latn", "fr": "fra_Latn",
+    "gl": "glg_Latn", "gu": "guj_Gujr", "ha": "hau_Latn", "he": "heb_Hebr", "hi": "hin_Deva",
+    "hr": "hrv_Latn", "ht": "hat_Latn", "hu": "hun_Latn", "hy": "hye_Armn", "id": "ind_Latn",
+    "is": "isl_Latn", "it": "ita_Latn", "ja": "jpn_Jpan", "jw": "jav_Latn", "jv": "jav_Latn",
+    "ka": "kat_Geor", "kk": "kaz_Cyrl", "km": "khm_Khmr", "kn": "kan_Knda", "ko": "kor_Hang",
+    "lb": "ltz_Latn", "ln": "lin_Latn", "lo": "lao_Laoo", "lt": "lit_Latn", "lv": "lvs_Latn",
+    "mg": "plt_Latn", "mi": "mri_Latn", "mk": "mkd_Cyrl", "ml": "mal_Mlym", "mn": "khk_Cyrl",
+    "mr": "mar_Deva", "ms": "zsm_Latn", "mt": "mlt_Latn", "my": "mya_Mymr", "ne": "npi_Deva",
+    "nl": "nld_Latn", "nn": "nno_Latn", "no": "nob_Latn", "nb": "nob_Latn", "oc": "oci_Latn",
+    "pa": "pan_Guru", "pl": "pol_Latn", "ps": "pbt_Arab", "pt": "por_Latn", "ro": "ron_Latn",
+    "ru": "rus_Cyrl", "sa": "san_Deva", "sd": "snd_Arab", "si": "sin_Sinh", "sk": "slk_Latn",
+    "sl": "slv_Latn", "sn": "sna_Latn", "so": "som_Latn", "sq": "als_Latn", "sr": "srp_Cyrl",
+    "su": "sun_Latn", "sv": "swe_Latn", "sw": "swh_Latn", "ta": "tam_Taml", "te": "tel_Telu",
+    "tg": "tgk_Cyrl", "th": "tha_Thai", "tk": "tuk_Latn", "tl": "tgl_Latn", "tr": "tur_Latn",
+    "tt": "tat_Cyrl", "uk": "ukr_Cyrl", "ur": "urd_Arab", "uz": "uzn_Latn", "vi": "vie_Latn",
+    "yi": "ydd_Hebr", "yo": "yor_Latn", "yue": "yue_Hant", "zh": "zho_Hans",
+    "zh-Hans": "zho_Hans", "zh-Hant": "zho_Hant", "zh-TW": "zho_Hant", "zh-HK": "zho_Hant",
+    "pt-BR": "por_Latn", "pt-PT": "por_Latn", "es-419": "spa_Latn", "fr-CA": "fra_Latn",
+}  # fmt: skip
+
+# MADLAD-400 writes these as `<2xx>`; a few of its hundreds of languages, the common ones.
+MADLAD_LANGUAGES: Final = tuple(sorted({*M2M100_LANGUAGES, "eu", "mi", "mt", "zh-Hant"}))
+
+
+def nllb_code(language: str) -> str | None:
+    """The FLORES-200 code of a BCP 47 code ("pt-BR" -> "por_Latn"); None for one not listed."""
+    return NLLB_CODES.get(language) or NLLB_CODES.get(language.split("-")[0])
