@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from connectors.translators import TranslatorError, covers, same_language
+from connectors.translators.base import TranslatorError, covers, same_language
 from connectors.translators.model_languages import (
     M2M100_LANGUAGES,
     MADLAD_LANGUAGES,

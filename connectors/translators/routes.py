@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connectors.translators import TranslatorSpec, covers, same_language
+from connectors.translators.base import TranslatorSpec, covers, same_language
 from schemas.languages import native_name
 
 WHISPER = "whisper"  # the label of Whisper's translate task

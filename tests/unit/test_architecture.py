@@ -35,7 +35,13 @@ PURE = (
     "captions.markup",
     "captions.reading",
     "captions.rules",
+    "captions.translation",
+    "connectors.translators",
+    "connectors.translators.routes",
+    "connectors.translators.firefox",
+    "connectors.translators.ctranslate2_models",
     "library.pending",
+    "library.translations",
     "library.revisions",
     "library.track_meta",
     "library.videos",
@@ -88,13 +94,18 @@ def test_each_package_imports_only_the_packages_below_it(package: str) -> None:
     assert wrong == set()
 
 
-def test_only_the_adapter_touches_faster_whisper_and_ctranslate2() -> None:
+def test_only_the_adapters_touch_faster_whisper_and_ctranslate2() -> None:
     touching = {
         module
         for module, imports in project_imports().items()
         if any(name.split(".")[0] in ("faster_whisper", "ctranslate2") for name in imports)
     }
-    assert touching == {"transforms.whisper", "devtools.scripted_whisper"}
+    assert touching == {
+        "transforms.whisper",
+        "connectors.translators.ctranslate2_models",
+        "devtools.scripted_whisper",
+        "devtools.scripted_translator",
+    }
 
 
 def test_no_import_cycle_between_project_modules() -> None:
