@@ -67,7 +67,12 @@ def test_environment_variables_set_defaults(monkeypatch: pytest.MonkeyPatch) -> 
     ("extra", "message"),
     [
         (("--language", "xx"), "--language"),
-        (("--translate-to", "de"), "English only"),
+        (
+            ("--translate-to", "de"),
+            "no configured translator makes de; these can be made: en, pt-BR",
+        ),
+        (("--translate-to", "not a code"), "not a language code"),
+        (("--translators", "deepl"), "unknown translator"),
         (("--formats", "vtt,ass"), "--formats"),
         (("--batch-size", "-1"), "--batch-size"),
         (("--inference-workers", "-1"), "--inference-workers"),
