@@ -85,14 +85,13 @@ def _ends_sentence(word: Word, following: Word | None) -> bool:
         return False
     if word.text.lower() in _ABBREVIATIONS:
         return False
-    # "3.5" or "e.g" inside a number or a word is not an end; a lower-case word right after a
-    # period in a spaced language ("approx. ten") is not a new sentence either.
+    # a lower-case word right after a period in a spaced language ("approx. ten") does not
+    # start a new sentence
     return not (
         following is not None
         and following.space_before
         and word.text.endswith(".")
         and following.text[:1].islower()
-        and len(word.text) <= 4
     )
 
 

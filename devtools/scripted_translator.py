@@ -101,7 +101,7 @@ def _linear(linear: object, rows: int, columns: int) -> None:
 
 def _write_tokenizer(folder: str, vocabulary: Sequence[str]) -> None:
     """A word-level `tokenizer.json`: one token per word, unknown words as `<unk>`."""
-    document = {
+    document: dict[str, object] = {
         "version": "1.0",
         "truncation": None,
         "padding": None,

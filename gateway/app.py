@@ -32,6 +32,8 @@ from starlette.types import Message as AsgiMessage
 
 from connectors.kafka.write import EventPublisher
 from connectors.storage import open_store
+from connectors.translators import TranslatorPool
+from connectors.translators.routes import known_targets
 from gateway import captions, pages, uploads, videos
 from gateway.context import Gateway, GatewaySettings, api_key_accepted
 from gateway.responses import (
@@ -42,6 +44,7 @@ from gateway.responses import (
     GatewayInfo,
     Health,
     Language,
+    TranslationTarget,
     answer,
 )
 from schemas.errors import ErrorCode
@@ -60,10 +63,13 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         publisher = EventPublisher(settings.kafka)
-        app.state.gateway = Gateway(settings, store, publisher)
+        pool = TranslatorPool(settings.translators)
+        gateway = Gateway(settings, store, publisher, pool)
+        app.state.gateway = gateway
         try:
             yield
         finally:
+            await run_in_threadpool(gateway.background.shutdown)  # translations in hand finish
             await run_in_threadpool(publisher.close)
 
     app = FastAPI(
@@ -87,7 +93,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     def info(request: Request) -> JSONResponse:
         """What a client needs before it uploads: whether writes need an API key (and whether
         the key this request carries is one), the size limits, the languages Whisper speaks
-        (code, English name, native name) and the caption formats every track is served in."""
+        (code, English name, native name), the subtitle languages the translators make (by native
+        name) and the caption formats every track is served in."""
         return answer(
             GatewayInfo(
                 api_key_required=bool(settings.api_keys),
@@ -98,7 +105,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                     Language(code=lang.code, name=lang.name, native_name=lang.native_name)
                     for lang in WHISPER_LANGUAGES
                 ],
-                translate_to=["en"],
+                translate_to=[
+                    TranslationTarget(code=code, native_name=name)
+                    for code, name in known_targets(settings.translators)
+                ],
+                translators=[spec.label for spec in settings.translators],
                 formats=[
                     FormatEntry(name=f.name, title=f.title, media_type=f.media_type)
                     for f in TRACK_FORMATS

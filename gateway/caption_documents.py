@@ -27,6 +27,7 @@ from gateway.responses import (
     ErrorDetail,
     RevisionEntry,
     RevisionList,
+    TrackSourceDoc,
 )
 from library.pending import PendingTrack
 from library.revisions import CurrentTrack, Revision
@@ -61,12 +62,16 @@ def caption_entry(
     track: CurrentTrack | None,
     pending: PendingTrack | None,
     spoken: str | None,
+    source_revision: int | None = None,
 ) -> CaptionEntry:
-    """One track as the list shows it (a track still being made has no files yet)."""
+    """One track as the list shows it (a track still being made has no files yet).
+    `source_revision`: the current revision of the track a translation was made from (it is
+    `stale` when that moved on)."""
     url = f"{base}/v1/videos/{video_id}/captions/{lang}"
     meta = track.meta if track else None
     kind = meta.kind if meta else ("captions" if lang == spoken or spoken is None else "subtitles")
     error = pending.error if pending else None
+    source = meta.source if meta else None
     return CaptionEntry(
         language=lang,
         label=native_name(lang),
@@ -79,14 +84,20 @@ def caption_entry(
         url=url,
         urls=CaptionUrls(**{f: f"{url}.{f}" for f in CAPTION_FORMATS}) if track else None,
         error=ErrorDetail(code=str(error.code), message=error.message) if error else None,
+        source=TrackSourceDoc(**source.to_dict()) if source else None,  # type: ignore[arg-type]
+        stale=bool(source and source_revision and source_revision != source.revision),
     )
 
 
 def track_document(
-    base: str, video_id: str, track: CurrentTrack, spoken: str | None
+    base: str,
+    video_id: str,
+    track: CurrentTrack,
+    spoken: str | None,
+    source_revision: int | None = None,
 ) -> CaptionTrack:
     """One track with its cues (text and markup) and the caption rules of its language."""
-    entry = caption_entry(base, video_id, track.language, track, None, spoken)
+    entry = caption_entry(base, video_id, track.language, track, None, spoken, source_revision)
     cues = read_caption_file(without_meta(track.text).encode("utf-8"))
     rules = rules_for_language(track.language, CaptionRules())
     documents = []

@@ -26,6 +26,8 @@ from starlette.concurrency import run_in_threadpool
 from captions.reading import CaptionFileError, read_caption_file
 from connectors.storage.layout import pending_key, revision_key
 from connectors.storage.store import ObjectStore, PreconditionFailed
+from connectors.translators import same_language
+from connectors.translators.routes import refuse_reason, route_for
 from gateway.caption_documents import (
     caption_entry,
     revision_list,
@@ -60,7 +62,8 @@ from gateway.responses import (
     answer,
     error_responses,
 )
-from library.pending import mark_pending, pending_tracks
+from gateway.translations import follow_in_background, translate_in_background
+from library.pending import PendingTrack, mark_pending, pending_tracks
 from library.revisions import (
     CurrentTrack,
     PreconditionRequired,
@@ -112,10 +115,24 @@ def list_captions(video_id: str, request: Request) -> JSONResponse:
     base = gateway.base_url(request)
     pending = {p.language: p for p in pending_tracks(gateway.store, video_id)}
     tracks = {t.language: t for t in current_tracks(gateway.store, video_id)}
+    for ref in manifest.tracks if manifest else ():  # translations that could not be made
+        if ref.status == "failed" and ref.language not in tracks and ref.error is not None:
+            when = manifest.created_at if manifest else utc_timestamp()
+            pending.setdefault(
+                ref.language, PendingTrack(ref.language, "", when, "failed", ref.error)
+            )
     spoken = manifest.language if manifest else None
     languages = sorted({*tracks, *pending}, key=lambda lang: (lang != spoken, lang))
     entries = [
-        caption_entry(base, video_id, lang, tracks.get(lang), pending.get(lang), spoken)
+        caption_entry(
+            base,
+            video_id,
+            lang,
+            tracks.get(lang),
+            pending.get(lang),
+            spoken,
+            _source_revision(tracks.get(lang), tracks),
+        )
         for lang in languages
     ]
     return answer(CaptionList(captions=entries))
@@ -137,7 +154,10 @@ def get_track(video_id: str, lang: str, request: Request) -> Response:
     if etag_matches(request.headers.get("if-none-match"), track.etag):
         return Response(status_code=304, headers=headers)
     spoken = manifest.language if manifest else None
-    document = track_document(gateway.base_url(request), video_id, track, spoken)
+    source = track.meta.source
+    of = current_track(gateway.store, video_id, source.language) if source else None
+    revision = of.meta.revision if of else None
+    document = track_document(gateway.base_url(request), video_id, track, spoken, revision)
     return answer(document, headers=headers)
 
 
@@ -164,6 +184,7 @@ async def put_track(video_id: str, lang: str, request: Request) -> JSONResponse:
         _save, gateway.store, video_id, lang, body, if_match, if_none_match
     )
     await run_in_threadpool(_announce, gateway, video_id, change)
+    follow_in_background(gateway, video_id, lang)  # its machine translations, made again
     saved = CurrentTrack(lang, change.etag or "", change.meta, "")  # this save, not a later one
     entry = caption_entry(gateway.base_url(request), video_id, lang, saved, None, None)
     return answer(
@@ -204,19 +225,37 @@ def delete_captions(video_id: str, lang: str, request: Request) -> Response:
     responses=error_responses(400, 401, 404, 409, 503),
 )
 def generate(video_id: str, lang: str, request: Request) -> JSONResponse:
-    """Caption the upload again: with `language={lang}` (for a wrong detection), or, for `en`
-    on speech in another language, its English translation. The result becomes a new revision,
-    current only if the current one is a model's: a person's revision is never replaced."""
+    """Make the track again: captions with `language={lang}` (for a wrong detection); for `en`
+    on speech in another language, Whisper's English translation; for another language, a
+    translation of the current captions by the configured translators (done by the gateway).
+    The result becomes a new revision, current only if the current one is a model's: a
+    person's revision is never replaced (ask again to replace a `stale` translation you
+    edited: delete it first)."""
     require_api_key(request)
     check_video_id(video_id)
     lang = check_language(lang)
-    if not is_whisper_language(lang):
-        raise ApiError(400, INVALID_REQUEST, f"Whisper cannot make captions in {lang!r}")
     gateway = gateway_of(request)
     manifest = _ready(gateway.store, video_id)
+    spoken = manifest.language or "und"
+    translate = lang.split("-")[0] == "en" and spoken != "en"
+    url = f"{gateway.base_url(request)}/v1/videos/{video_id}/captions"
+    if not translate and not same_language(spoken, lang):  # a text translation of the captions
+        reason = refuse_reason([lang], gateway.settings.translators)
+        if reason is not None or route_for(spoken, lang, gateway.settings.translators) is None:
+            message = reason or f"no configured translator makes {spoken}->{lang}"
+            raise ApiError(400, INVALID_REQUEST, message)
+        if current_track(gateway.store, video_id, spoken) is None:
+            raise ApiError(409, CONFLICT, f"video {video_id!r} has no {spoken} track to translate")
+        pending = mark_pending(gateway.store, video_id, lang, str(uuid.uuid4()))
+        translate_in_background(gateway, video_id, spoken, lang, pending.event_id)
+        accepted = GenerateAccepted(
+            video_id=video_id, language=lang, status="generating", captions_url=url
+        )
+        return answer(accepted, status_code=202, headers={"Location": url})
+    if not is_whisper_language(lang):
+        raise ApiError(400, INVALID_REQUEST, f"Whisper cannot make captions in {lang!r}")
     if upload_key_of(gateway.store, video_id) is None:
         raise ApiError(404, NOT_FOUND, f"the upload of video {video_id!r} is gone")
-    translate = lang == "en" and manifest.language != "en"
     hotwords, initial_prompt = manifest.vocabulary or (None, None)
     event = UploadRequest(
         video_id=video_id,
@@ -235,7 +274,6 @@ def generate(video_id: str, lang: str, request: Request) -> JSONResponse:
     except ApiError:
         gateway.store.delete(pending_key(video_id, lang))
         raise
-    url = f"{gateway.base_url(request)}/v1/videos/{video_id}/captions"
     accepted = GenerateAccepted(
         video_id=video_id, language=lang, status="generating", captions_url=url
     )
@@ -305,6 +343,14 @@ def _save(
         raise ApiError(428, PRECONDITION_REQUIRED, str(exc)) from None
     except PreconditionFailed as exc:
         raise ApiError(412, PRECONDITION_FAILED, str(exc)) from None
+
+
+def _source_revision(track: CurrentTrack | None, tracks: dict[str, CurrentTrack]) -> int | None:
+    """The current revision of the track a translation was made from (None: not one, or its
+    source is gone)."""
+    source = track.meta.source if track else None
+    current = tracks.get(source.language) if source else None
+    return current.meta.revision if current else None
 
 
 def _announce(gateway: Gateway, video_id: str, change: TrackChange) -> None:

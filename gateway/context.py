@@ -4,7 +4,8 @@ the API key check of every write."""
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Final
 
 from fastapi import Request
@@ -12,6 +13,8 @@ from fastapi import Request
 from connectors.kafka.config import KafkaConfig
 from connectors.kafka.write import EventPublisher
 from connectors.storage.store import ObjectStore
+from connectors.translators import TranslatorPool, TranslatorSpec
+from connectors.translators.firefox import FirefoxSpec
 from gateway.responses import UNAUTHORIZED, ApiError
 
 DEFAULT_MAX_UPLOAD_BYTES: Final = 2 * 2**30
@@ -33,6 +36,9 @@ class GatewaySettings:
     # How long a cache may serve a caption track without asking again: an edit reaches viewers
     # behind a CDN within this many seconds.
     caption_max_age_s: int = DEFAULT_CAPTION_MAX_AGE_S
+    # The text translators: what uploads may ask for, and what makes a machine translation
+    # again when a person corrects its source (connectors.translators).
+    translators: tuple[TranslatorSpec, ...] = (FirefoxSpec(),)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,12 @@ class Gateway:
     settings: GatewaySettings
     store: ObjectStore
     publisher: EventPublisher
+    # Translations made in the gateway (after a correction, or on request), one at a time in
+    # the background, with the models loaded once.
+    translators: TranslatorPool = field(default_factory=lambda: TranslatorPool(()))
+    background: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="translate")
+    )
 
     def base_url(self, request: Request) -> str:
         """The base of the URLs in answers: --public-url, else the request's own."""

@@ -99,6 +99,13 @@ CaptionUrls: Any = create_model(
 )
 
 
+class TrackSourceDoc(BaseModel):
+    language: str  # the track it was translated from
+    revision: int  # that track's revision it was made from
+    translator: str  # "firefox", "whisper", "whisper+firefox", "ctranslate2:m2m100_418M"
+    via: str | None = None  # the language it went through ("en")
+
+
 class CaptionEntry(BaseModel):
     language: str
     label: str  # the language's name in itself: "Deutsch", "日本語"
@@ -110,7 +117,9 @@ class CaptionEntry(BaseModel):
     updated_at: str | None
     url: str  # this track in the captions API
     urls: CaptionUrls | None  # the files the origin serves (none while first being made)
-    error: ErrorDetail | None  # why making it again failed
+    error: ErrorDetail | None  # why making it (again) failed
+    source: TrackSourceDoc | None = None  # a translation: what it was made from, and by what
+    stale: bool = False  # a translation whose source track changed since it was made
 
 
 class CaptionList(BaseModel):
@@ -172,13 +181,19 @@ class FormatEntry(BaseModel):
     media_type: str
 
 
+class TranslationTarget(BaseModel):
+    code: str  # BCP 47: "pt-BR"
+    native_name: str  # "Português (Brasil)"
+
+
 class GatewayInfo(BaseModel):
     api_key_required: bool
     api_key_accepted: bool | None  # whether this request's key is one (None: no key given/set)
     max_upload_bytes: int
     max_caption_bytes: int
     languages: list[Language]  # what Whisper speaks
-    translate_to: list[str]
+    translate_to: list[TranslationTarget]  # the subtitle languages the translators make
+    translators: list[str]  # the configured text translators, in order of preference
     formats: list[FormatEntry]  # the caption formats every track is served in
 
 

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from connectors.storage.layout import content_type_for, manifest_key, upload_key, uploads_prefix
 from connectors.storage.spool import UploadSpool
 from connectors.storage.store import ObjectStore
+from connectors.translators.routes import refuse_reason
 from gateway.context import gateway_of, require_api_key
 from gateway.media_types import SNIFF_BYTES, safe_file_name, sniff_extension
 from gateway.params import check_language, check_video_id
@@ -57,7 +58,13 @@ router = APIRouter()
 async def upload_video(
     request: Request,
     language: Annotated[str | None, Query(description="spoken language; default: detect")] = None,
-    translate_to: Annotated[str | None, Query(description="e.g. 'en' (comma-separated)")] = None,
+    translate_to: Annotated[
+        str | None,
+        Query(
+            description="subtitle languages, comma-separated BCP 47 codes ('pt-BR,en'); those "
+            "GET /v1/info lists as translate_to"
+        ),
+    ] = None,
     video_id: Annotated[str | None, Query(description="default: a new random id")] = None,
     name: Annotated[
         str | None, Query(description="file name; default: Content-Disposition")
@@ -90,6 +97,9 @@ async def upload_video(
     video_id = video_id if video_id is not None else f"v{uuid.uuid4().hex[:16]}"
     language = check_language(language) if language and language != "auto" else language
     translate = tuple(check_language(t) for t in (translate_to or "").split(",") if t.strip())
+    refused = refuse_reason(translate, settings.translators)
+    if refused:
+        raise ApiError(400, INVALID_REQUEST, f"translate_to: {refused}")
     vocabulary = (hotwords, initial_prompt)
     _event(store, video_id, "upload", language, translate, vocabulary)  # refuse bad ones now
     with UploadSpool(limit, settings.tmp_dir) as spool:

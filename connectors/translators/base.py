@@ -37,6 +37,10 @@ class TranslatorSpec(Protocol):
         """Whether it translates text in `source` into `target` (BCP 47 codes)."""
         ...
 
+    def writes(self, target: str) -> bool:
+        """Whether it translates into `target` from some language."""
+        ...
+
     def targets(self) -> frozenset[str]:
         """Every language it translates into, as the codes `/v1/info` lists."""
         ...

@@ -87,15 +87,20 @@ class CTranslate2Spec:
 
     @property
     def label(self) -> str:
-        name = (
-            os.path.basename(os.path.normpath(self.model)) if os.sep in self.model else self.model
-        )
+        """A hub name as it is; a folder by its last name."""
+        local = self.model.startswith((".", os.sep)) or os.path.isdir(self.model)
+        name = os.path.basename(os.path.normpath(self.model)) if local else self.model
         return f"ctranslate2:{name}"
 
     def makes(self, source: str, target: str) -> bool:
         if self.pair is not None:
             return same_language(source, self.pair[0]) and covers(target, self.pair[1])
         return self._code(source) is not None and self._code(target) is not None
+
+    def writes(self, target: str) -> bool:
+        if self.pair is not None:
+            return covers(target, self.pair[1])
+        return self._code(target) is not None
 
     def targets(self) -> frozenset[str]:
         if self.pair is not None:

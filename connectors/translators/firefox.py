@@ -35,6 +35,9 @@ class FirefoxSpec:
     def makes(self, source: str, target: str) -> bool:
         return self._direction(source, target) is not None
 
+    def writes(self, target: str) -> bool:
+        return any(covers(target, made) for made in self.targets())
+
     def targets(self) -> frozenset[str]:
         return frozenset(target for _, target in DIRECTIONS)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connectors.translators.base import TranslatorSpec, covers, same_language
+from connectors.translators.base import TranslatorSpec, same_language
 from schemas.languages import native_name
 
 WHISPER = "whisper"  # the label of Whisper's translate task
@@ -89,9 +89,7 @@ def route_for(
 
 def makes_target(target: str, specs: Sequence[TranslatorSpec]) -> bool:
     """Whether some route makes `target` from some spoken language (English through Whisper)."""
-    return target.split("-")[0] == "en" or any(
-        covers(target, made) for spec in specs for made in spec.targets()
-    )
+    return target.split("-")[0] == "en" or any(spec.writes(target) for spec in specs)
 
 
 def known_targets(specs: Sequence[TranslatorSpec]) -> list[tuple[str, str]]:
@@ -109,7 +107,7 @@ def refuse_reason(targets: Sequence[str], specs: Sequence[TranslatorSpec]) -> st
     can = ", ".join(code for code, _ in known_targets(specs))
     return (
         f"no configured translator makes {', '.join(missing)}; these can be made: {can} "
-        "(add a translator with --translator, see docs/commands.md)"
+        "(add a translator with --translators, see docs/commands.md)"
     )
 
 

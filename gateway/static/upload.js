@@ -59,6 +59,19 @@ async function loadInfo() {
     const label = lang.native_name === lang.name ? lang.name : `${lang.name} (${lang.native_name})`;
     language.append(new Option(label, lang.code));
   }
+  for (const target of info.translate_to || []) {
+    const label = document.createElement("label");
+    label.className = "check";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "translate_to";
+    box.value = target.code;
+    box.id = `translate-${target.code}`;
+    label.htmlFor = box.id;
+    label.lang = target.code; // a screen reader speaks each name in its own language
+    label.append(box, ` ${target.native_name}`);
+    translate.append(label);
+  }
 }
 
 fileInput.addEventListener("change", () => choose(fileInput.files[0]));
@@ -102,7 +115,8 @@ form.addEventListener("submit", async (event) => {
 function upload(file) {
   const params = new URLSearchParams({ name: file.name });
   if (language.value) params.set("language", language.value);
-  if (translate.checked) params.set("translate_to", "en");
+  const targets = [...translate.querySelectorAll("input:checked")].map((box) => box.value);
+  if (targets.length) params.set("translate_to", targets.join(","));
   if (hotwords.value.trim()) params.set("hotwords", hotwords.value.trim());
   request = new XMLHttpRequest();
   request.open("POST", "/v1/videos?" + params.toString());

@@ -89,7 +89,14 @@ function describeTrack() {
   panelTitle.textContent = `Transcript: ${trackLabel(track)}`;
   const who = track.generated ? "made by the model" : "edited by a person";
   const when = new Date(track.updated_at).toLocaleString();
-  panelMeta.textContent = `Revision ${track.revision}, ${who}, ${when}`;
+  let from = "";
+  if (track.source) {
+    const source = captions.find((c) => c.language === track.source.language);
+    const name = source ? trackLabel(source) : track.source.language;
+    from = `, translated from ${name} (revision ${track.source.revision}) by ${track.source.translator}`;
+  }
+  const stale = track.stale ? ` Stale: the ${track.source.language} captions changed since; ask for a new translation or correct this one.` : "";
+  panelMeta.textContent = `Revision ${track.revision}, ${who}, ${when}${from}.${stale}`;
 }
 
 async function loadCaptions() {
@@ -112,7 +119,7 @@ async function loadCaptions() {
     keepWatching();
   } else if (failed.length) {
     const first = failed[0];
-    say(`${trackLabel(first)} captions could not be made again: ${first.error ? first.error.message : "unknown error"}`, "bad");
+    say(`${trackLabel(first)} ${first.kind === "subtitles" ? "subtitles" : "captions"} could not be made: ${first.error ? first.error.message : "unknown error"}`, "bad");
   } else {
     say("");
   }

@@ -15,6 +15,7 @@ from pipelines.options import (
     env_default,
     kafka_config,
     required_env,
+    translator_options,
 )
 
 log = logging.getLogger("autocaption")
@@ -64,6 +65,13 @@ def add_parser(commands: Any) -> None:
         help="base URL for the URLs in answers, e.g. https://captions.example.com "
         "(default: from each request)",
     )
+    add_option(
+        serve,
+        "--translators",
+        default="firefox",
+        help="text translators (as `stream`'s): the subtitle languages uploads may ask for, and "
+        "what makes a machine translation again after a person corrects its source",
+    )
     serve.set_defaults(run=run, parser=serve, takes_beam_options=False)
 
 
@@ -89,6 +97,7 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
         max_upload_bytes=args.max_upload_bytes,
         public_url=args.public_url,
         caption_max_age_s=args.caption_max_age,
+        translators=translator_options(args),
     )
     try:
         app = create_app(settings)
