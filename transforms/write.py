@@ -39,6 +39,7 @@ from transforms.domain import (
     VideoFailed,
     VideoTranscripts,
     requested_languages,
+    targets_of,
     vocabulary_for,
 )
 from transforms.settings import CaptionOptions
@@ -111,7 +112,10 @@ def _laid_out(element: VideoTranscripts, options: CaptionOptions) -> list[_Track
     the caption rules of its language (Whisper's English translation too), then the text
     translations the translate step laid out."""
     tracks = []
+    english_asked = any(t.split("-")[0] == "en" for t in targets_of(element.request, options))
     for transcript in element.transcripts:
+        if transcript.task != "transcribe" and not english_asked:
+            continue  # Whisper's English, made only to translate through
         rules = rules_for_language(transcript.language, options.rules)
         cues = layout_cues(transcript.words, rules, transcript.duration_s)
         if transcript.task == "transcribe":
