@@ -2,10 +2,12 @@
 
     .venv/bin/python -m benchmarks.run [--quick] [--only SECTION,...]
 
-Sections: throughput, memory, latency, control, fleet, profile (all by default).
+Sections: throughput, translation, memory, latency, control, fleet, profile (all by default).
 
 throughput: `autocaption caption` against faster-whisper alone, time and word error rate, on a
-10-minute talk and on 43 short clips; memory: peak RSS and the last cue of a 2-hour talk;
+10-minute talk and on 43 short clips; translation: what pt-BR subtitles add to the talk's
+captioning, and chrF of sentence-by-sentence against cue-by-cue translation; memory: peak RSS
+and the last cue of a 2-hour talk;
 latency: the stream service's overhead over pure transcription; control: uploads per second
 through the stream service (micro model); fleet: one stream worker against two, as live uploads
 and as a backfill through the fleet; profile: where ours spends its time. Everything but
@@ -23,10 +25,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import fleet, memory, profile_caption, stream_latency, throughput
+from benchmarks import fleet, memory, profile_caption, stream_latency, throughput, translation
 from benchmarks.measure import REPO, Row, Section, log, machine
 
-SECTIONS = ("throughput", "memory", "latency", "control", "fleet", "profile")
+SECTIONS = ("throughput", "translation", "memory", "latency", "control", "fleet", "profile")
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
 
 
@@ -34,6 +36,7 @@ def plan(quick: bool) -> dict[str, Callable[[Path], Section]]:
     """Each benchmark with its sizes: `--quick` runs one throughput round and fewer uploads."""
     return {
         "throughput": lambda work: throughput.run(work, rounds=1 if quick else 3),
+        "translation": translation.run,
         "memory": memory.run,
         "latency": lambda work: stream_latency.run_latency(work, uploads=10 if quick else 20),
         "control": lambda work: stream_latency.run_control(work, uploads=200 if quick else 500),

