@@ -17,9 +17,9 @@ exactly one lands) and are announced as `captions.updated` events.
 from __future__ import annotations
 
 import uuid
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -224,7 +224,19 @@ def delete_captions(video_id: str, lang: str, request: Request) -> Response:
     response_model=GenerateAccepted,
     responses=error_responses(400, 401, 404, 409, 503),
 )
-def generate(video_id: str, lang: str, request: Request) -> JSONResponse:
+def generate(
+    video_id: str,
+    lang: str,
+    request: Request,
+    kind: Annotated[
+        Literal["captions", "subtitles"] | None,
+        Query(
+            description="captions: hear the speech again as this language (a wrong detection); "
+            "subtitles: translate the captions into it. Default: subtitles when the track is a "
+            "translation or Whisper does not speak the language, else captions"
+        ),
+    ] = None,
+) -> JSONResponse:
     """Make the track again: captions with `language={lang}` (for a wrong detection); for `en`
     on speech in another language, Whisper's English translation; for another language, a
     translation of the current captions by the configured translators (done by the gateway).
@@ -239,7 +251,11 @@ def generate(video_id: str, lang: str, request: Request) -> JSONResponse:
     spoken = manifest.language or "und"
     translate = lang.split("-")[0] == "en" and spoken != "en"
     url = f"{gateway.base_url(request)}/v1/videos/{video_id}/captions"
-    if not translate and not same_language(spoken, lang):  # a text translation of the captions
+    if kind is None:
+        existing = current_track(gateway.store, video_id, lang)
+        translation = existing is not None and existing.meta.source is not None
+        kind = "subtitles" if translation or not is_whisper_language(lang) else "captions"
+    if kind == "subtitles" and not translate and not same_language(spoken, lang):
         reason = refuse_reason([lang], gateway.settings.translators)
         if reason is not None or route_for(spoken, lang, gateway.settings.translators) is None:
             message = reason or f"no configured translator makes {spoken}->{lang}"

@@ -80,6 +80,8 @@ def translate_videos(
             continue
         tracks[v] = []
         spoken = element.transcripts[0]
+        if not spoken.words:
+            continue  # no speech: nothing to translate (the captions are empty too)
         english = next((t for t in element.transcripts[1:] if t.task == "translate"), None)
         terms = glossary_terms(vocabulary_for(element.request, options)[0])
         for target in targets_of(element.request, options):

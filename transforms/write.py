@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import apache_beam as beam
@@ -174,8 +174,10 @@ def _write_plain(
         for fmt in _caption_formats(options):
             key = caption_key(request.video_id, f"{track.language}.{fmt}", root)
             bodies.append((key, write_caption_track(fmt, track.cues, track.language)))
-            ref = TrackRef(track.language, track.kind, fmt, store.uri(key), key)
-            tracks.append(replace(ref, source=track.source(spoken, 1)))
+            source = track.source(spoken, 1)  # a plain folder keeps no revisions: the first
+            tracks.append(
+                TrackRef(track.language, track.kind, fmt, store.uri(key), key, source=source)
+            )
     tracks += _failed_refs(element, store, options)
     tracks += _write_transcript_json(element, store, options)
     # The tracks at once (object stores answer in parallel), then the manifest that names them.

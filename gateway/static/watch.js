@@ -85,6 +85,15 @@ async function showTrack(language) {
   active = highlight(list, video.currentTime, -2);
 }
 
+// "whisper+firefox" -> "Whisper, then Firefox Translations"
+function translatorNames(route) {
+  const names = { whisper: "Whisper", firefox: "Firefox Translations" };
+  return route
+    .split("+")
+    .map((part) => names[part] || part.replace(/^ctranslate2:/, ""))
+    .join(", then ");
+}
+
 function describeTrack() {
   panelTitle.textContent = `Transcript: ${trackLabel(track)}`;
   const who = track.generated ? "made by the model" : "edited by a person";
@@ -93,7 +102,8 @@ function describeTrack() {
   if (track.source) {
     const source = captions.find((c) => c.language === track.source.language);
     const name = source ? trackLabel(source) : track.source.language;
-    from = `, translated from ${name} (revision ${track.source.revision}) by ${track.source.translator}`;
+    const through = track.source.via ? ` through ${track.source.via === "en" ? "English" : track.source.via}` : "";
+    from = `, translated from ${name} (revision ${track.source.revision})${through} by ${translatorNames(track.source.translator)}`;
   }
   const stale = track.stale ? ` Stale: the ${track.source.language} captions changed since; ask for a new translation or correct this one.` : "";
   panelMeta.textContent = `Revision ${track.revision}, ${who}, ${when}${from}.${stale}`;

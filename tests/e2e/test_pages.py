@@ -181,7 +181,9 @@ def test_the_watch_page_plays_and_its_transcript_follows(site: Site, watch_url: 
     _wait(page, "document.getElementById('panel-title').textContent.includes('Português')")
     _wait_for_cues(page)
     assert "meu nome" in page.locator("#cues").inner_text().lower()
-    assert "translated from Français" in page.locator("#panel-meta").inner_text()
+    meta = page.locator("#panel-meta").inner_text()
+    assert "translated from Français (revision 1) through English" in meta
+    assert "by Whisper, then Firefox Translations" in meta
     _assert_accessible(page)
     _screenshot(page, "watch-translation")
     page.close()

@@ -312,5 +312,7 @@ def test_a_correction_flows_into_the_machine_translation_and_a_persons_edit_stay
     stack.wait_for("jfk", lambda c: c["pt-BR"]["status"] == "ready")
     revisions = stack.client.get("/v1/videos/jfk/captions/pt-BR/revisions").json()["revisions"]
     assert revisions[-1]["generated"] is True and revisions[-1]["current"] is False
-    refused = stack.client.post("/v1/videos/jfk/captions/ja/generate", headers=AUTH)
+    refused = stack.client.post(
+        "/v1/videos/jfk/captions/ja/generate", params={"kind": "subtitles"}, headers=AUTH
+    )
     assert refused.status_code == 400 and "en, pt-BR" in refused.text
