@@ -91,10 +91,15 @@ def translate_videos(
                 spoken.language, target, options.translators, whisper_english=english is not None
             )
             if route is None:
-                error = ErrorDetail(
-                    ErrorCode.UNSUPPORTED_PAIR,
-                    f"no configured translator makes {spoken.language}->{target}",
-                )
+                message = f"no configured translator makes {spoken.language}->{target}"
+                if english is None and route_for(
+                    spoken.language, target, options.translators, whisper_english=True
+                ):
+                    message += (
+                        f"; name the spoken language (language={spoken.language}) to translate "
+                        "through Whisper's English"
+                    )
+                error = ErrorDetail(ErrorCode.UNSUPPORTED_PAIR, message)
                 tracks[v].append(TranslatedTrack(target, error=error))
                 continue
             if not route.legs:

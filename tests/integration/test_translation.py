@@ -316,3 +316,24 @@ def test_a_correction_flows_into_the_machine_translation_and_a_persons_edit_stay
         "/v1/videos/jfk/captions/ja/generate", params={"kind": "subtitles"}, headers=AUTH
     )
     assert refused.status_code == 400 and "en, pt-BR" in refused.text
+
+
+def test_a_translation_that_cannot_be_made_is_listed_failed_and_the_captions_are_ready(
+    stack: Stack,
+) -> None:
+    # Chinese speech, its language detected: no text translator reads Chinese, and Whisper's
+    # English was not made (the language was not given), so pt-BR has no route.
+    answer = stack.client.post(
+        "/v1/videos",
+        params={"video_id": "zh", "name": "chinese.flac", "translate_to": "pt-BR"},
+        content=(REALSPEECH / "chinese.flac").read_bytes(),
+        headers=AUTH,
+    )
+    assert answer.status_code == 202, answer.text
+    listed = stack.wait_for("zh", lambda c: c.get("pt-BR", {}).get("status") == "failed")
+    assert listed["zh"]["status"] == "ready" and listed["zh"]["urls"] is not None
+    error = listed["pt-BR"]["error"]
+    assert error["code"] == "unsupported_pair"
+    assert "zh->pt-BR" in error["message"] and "language=zh" in error["message"]
+    status = stack.client.get("/v1/videos/zh").json()
+    assert status["status"] == "ready"

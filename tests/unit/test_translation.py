@@ -44,7 +44,7 @@ from connectors.translators.routes import (
 from devtools.scripted_translator import build_scripted_translator
 from library.track_meta import TrackMeta, read_track_meta
 from library.translations import TranslationRequest, lay_out, translate_requests
-from schemas.events import TrackRef, TrackSource
+from schemas.events import TrackRef, TrackSource, UploadRequest
 from schemas.languages import native_name
 from schemas.transcript import Word
 
@@ -321,3 +321,19 @@ def test_a_translator_that_answers_the_wrong_number_of_lines_fails_its_track() -
     (done,) = translate_requests([request], pool)
     assert done.error is not None and done.error.code == "translation_failed"
     assert "1 translations for 2 sentences" in done.error.message
+
+
+def test_an_event_asking_for_a_target_no_translator_makes_is_refused_as_invalid(
+    tmp_path: Path,
+) -> None:
+    from transforms.decode import SUMMARY, DecodeAndChunk
+    from transforms.settings import CaptionOptions
+
+    request = UploadRequest("v1", f"file://{tmp_path}/v1.mp4", translate_to=("ja",))
+    (out,) = list(DecodeAndChunk(CaptionOptions(str(tmp_path))).process(request))
+    assert out.tag == SUMMARY
+    _, summary = out.value
+    assert summary.failure is not None and summary.failure.code == "invalid_event"
+    assert "no configured translator makes ja; these can be made: en, pt-BR" in (
+        summary.failure.message
+    )
