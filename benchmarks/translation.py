@@ -138,6 +138,9 @@ def run(work: Path) -> Section:
         "same model; both candidates start from what Whisper base heard, so neither reaches 100: "
         "the gap between them is what translating whole sentences instead of cue fragments buys. "
         f"Sentences: {len(sentences)} from the transcript, {len(script_sentences)} in the script.",
+        "The translation's own time, its memory and both chrF figures are measured in the "
+        "benchmark's process (`.venv/bin/python -m benchmarks.run --only translation`), on the "
+        "transcript the second command wrote; the two commands give the wall times and peak RSS.",
     ]
     return section
 
