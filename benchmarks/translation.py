@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.measure import Row, Section, log, shown
+from benchmarks.measure import Row, Section, log, peak_of_run, shown
 from benchmarks.throughput import caption_command
 from captions.reading import read_caption_file
 from captions.rules import CaptionRules
@@ -34,7 +33,7 @@ from devtools.scoring import chrf
 from devtools.speech import longform_talk, paragraphs
 from library.track_meta import without_meta
 from library.translations import TranslationRequest, lay_out, translate_requests
-from schemas.transcript import Word
+from schemas.transcript import Transcript
 
 SHARE_GOAL = 0.05
 TARGET = "pt-BR"
@@ -50,7 +49,9 @@ def run(work: Path) -> Section:
     walls, rss = {}, {}
     for name, command in (("captions only", plain), (f"captions + {TARGET}", translated)):
         shutil.rmtree(out, ignore_errors=True)
-        walls[name], rss[name] = _measured(command)
+        rss[name], walls[name], code = peak_of_run(command)
+        if code != 0:
+            raise RuntimeError(f"{shown(command)} exited {code}")
         log(f"translation: {name} {walls[name]:.1f} s, peak RSS {rss[name]:.0f} MiB")
         section.commands.append(shown(command))
     folder = out / talk.stem
@@ -59,12 +60,7 @@ def run(work: Path) -> Section:
     transcript = json.loads((folder / "transcript.json").read_text(encoding="utf-8"))
 
     # the translation alone, on the transcript's sentences
-    words = [
-        Word(w["text"], w["start"], w["end"], space_before=w.get("space_before", True))
-        for s in transcript["segments"]
-        for w in s["words"]
-    ]
-    sentences = tuple(sentences_of(words))
+    sentences = tuple(sentences_of(Transcript.from_dict(transcript).words))
     spec = FirefoxSpec()
     pool = TranslatorPool([spec])
     resident = _rss_mib()
@@ -150,21 +146,6 @@ def _rss_mib() -> float:
     with open("/proc/self/status", encoding="ascii") as status:
         line = next(line for line in status if line.startswith("VmRSS:"))
     return int(line.split()[1]) / 1024
-
-
-def _measured(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and the peak RSS (MiB) of `command`, run in a fresh child that reports it."""
-    probe = (
-        "import resource, subprocess, sys; "
-        "code = subprocess.run(sys.argv[1:]).returncode; "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)"
-    )
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", probe, *command], capture_output=True, text=True, check=True
-    )
-    wall = time.perf_counter() - started
-    return wall, int(done.stdout.strip().splitlines()[-1]) / 1024
 
 
 if __name__ == "__main__":  # python -m benchmarks.translation WORK_DIR

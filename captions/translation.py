@@ -231,8 +231,3 @@ def restore_terms(translated: str, terms: Sequence[str]) -> str | None:
     if sorted(set(seen)) != list(range(1, len(terms) + 1)):
         return None
     return _PLACEHOLDER_RE.sub(lambda m: terms[int(m.group(1)) - 1], translated)
-
-
-def plain_text(sentence_words: Sequence[Word]) -> str:
-    """The words as one line of text, spaced as written."""
-    return join_words(sentence_words)

@@ -205,7 +205,6 @@ def follow_correction(
     store: ObjectStore,
     video_id: str,
     source_language: str,
-    specs: Sequence[TranslatorSpec],
     pool: TranslatorPool,
     *,
     hotwords: str | None = None,
@@ -227,9 +226,8 @@ def follow_correction(
         and track.meta.source.revision != source.meta.revision
     ]
     return translate_track(
-        store, video_id, source, followers, specs, pool,
-        hotwords=hotwords, media_end=media_end, base=base,
-    )  # fmt: skip
+        store, video_id, source, followers, pool, hotwords=hotwords, media_end=media_end, base=base
+    )
 
 
 def translate_track(
@@ -237,21 +235,20 @@ def translate_track(
     video_id: str,
     source: CurrentTrack,
     targets: Sequence[str],
-    specs: Sequence[TranslatorSpec],
     pool: TranslatorPool,
     *,
     hotwords: str | None = None,
     media_end: float | None = None,
     base: CaptionRules | None = None,
 ) -> FollowResult:
-    """Translations of a stored track's current revision into `targets`, committed as generated
-    revisions (never over a person's current one)."""
+    """Translations of a stored track's current revision into `targets` by the pool's
+    translators, committed as generated revisions (never over a person's current one)."""
     cues = read_caption_file(without_meta(source.text).encode("utf-8"))
     sentences = tuple(sentences_of(words_of_cues(cues, source.language)))
     terms = glossary_terms(hotwords)
     requests, failed = [], []
     for target in targets:
-        route = route_for(source.language, target, specs)
+        route = route_for(source.language, target, pool.specs)
         if route is None:
             message = f"no configured translator makes {source.language}->{target}"
             failed.append((target, ErrorDetail(ErrorCode.UNSUPPORTED_PAIR, message)))

@@ -29,7 +29,7 @@ from captions.translation import LEAD_IN_S, MAX_BORROW_AFTER_S, sentences_of
 from connectors.storage import open_store
 from devtools.scripted_translator import build_scripted_translator
 from library.track_meta import read_track_meta, without_meta
-from schemas.transcript import Word
+from schemas.transcript import Transcript
 from tests.cli_process import run_cli
 from tests.gateway_process import Gateway, serving
 from tests.paths import REALSPEECH
@@ -49,12 +49,7 @@ def portuguese_words(text: str) -> set[str]:
 def check_in_sync(vtt: str, transcript: dict[str, Any], language: str) -> None:
     """Every cue inside the span of one source sentence (with the borrowing the layout allows)
     and within the target's line rules."""
-    words = [
-        Word(w["text"], w["start"], w["end"], space_before=w.get("space_before", True))
-        for s in transcript["segments"]
-        for w in s["words"]
-    ]
-    sentences = sentences_of(words)
+    sentences = sentences_of(Transcript.from_dict(transcript).words)
     cues = read_caption_file(without_meta(vtt).encode("utf-8"))
     assert cues
     rules = rules_for_language(language, CaptionRules())
@@ -73,15 +68,20 @@ def check_in_sync(vtt: str, transcript: dict[str, Any], language: str) -> None:
 # ---- the CLI --------------------------------------------------------------------------------
 
 
+def caption(recording: str, model: Path, out: Path, *options: str) -> Path:
+    """`autocaption caption` of one real recording into `out`; the video's folder."""
+    done = run_cli(
+        "caption", str(REALSPEECH / recording), "--model", str(model), "--out", str(out), *options
+    )
+    assert done.returncode == 0, done.stderr
+    return out / Path(recording).stem
+
+
 def test_caption_makes_a_brazilian_portuguese_track_in_sync(
     real_model: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    done = run_cli(
-        "caption", str(REALSPEECH / "jfk.flac"), "--model", str(real_model),
-        "--out", str(out), "--translate-to", "pt-br",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    caption("jfk.flac", real_model, out, "--translate-to", "pt-br")
     vtt = (out / "jfk" / "pt-BR.vtt").read_text()
     assert vtt.startswith("WEBVTT\n\nNOTE language=pt-BR\n")
     text = " ".join(c.text for c in read_caption_file(vtt.encode()))
@@ -99,11 +99,7 @@ def test_caption_makes_a_brazilian_portuguese_track_in_sync(
 
 def test_a_glossary_term_is_kept_as_written(real_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = run_cli(
-        "caption", str(REALSPEECH / "hotwords.mp3"), "--model", str(real_model),
-        "--out", str(out), "--translate-to", "pt-BR", "--hotwords", "ComfyUI",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    caption("hotwords.mp3", real_model, out, "--translate-to", "pt-BR", "--hotwords", "ComfyUI")
     english = (out / "hotwords" / "en.vtt").read_text()
     portuguese = (out / "hotwords" / "pt-BR.vtt").read_text()
     assert "ComfyUI" in english
@@ -114,11 +110,7 @@ def test_french_speech_reaches_portuguese_through_whispers_english(
     real_model: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    done = run_cli(
-        "caption", str(REALSPEECH / "ej-fra.m4a"), "--model", str(real_model),
-        "--out", str(out), "--language", "fr", "--translate-to", "pt-BR",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    caption("ej-fra.m4a", real_model, out, "--language", "fr", "--translate-to", "pt-BR")
     manifest = json.loads((out / "ej-fra" / "manifest.json").read_text())
     (entry,) = [t for t in manifest["tracks"] if t["language"] == "pt-BR" and t["format"] == "vtt"]
     assert entry["source"]["translator"] == "whisper+firefox" and entry["source"]["via"] == "en"
@@ -130,12 +122,8 @@ def test_french_speech_reaches_portuguese_through_whispers_english(
 def test_a_translator_that_fails_fails_its_track_only(real_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     missing = tmp_path / "no-such-model"
-    done = run_cli(
-        "caption", str(REALSPEECH / "jfk.flac"), "--model", str(real_model), "--out", str(out),
-        "--translators", f"firefox,ctranslate2:{missing}?family=m2m100",
-        "--translate-to", "fr,pt-BR",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    translators = f"firefox,ctranslate2:{missing}?family=m2m100"
+    caption("jfk.flac", real_model, out, "--translators", translators, "--translate-to", "fr,pt-BR")
     manifest = json.loads((out / "jfk" / "manifest.json").read_text())
     assert manifest["status"] == "ready"
     (failed,) = [t for t in manifest["tracks"] if t["language"] == "fr"]
@@ -147,11 +135,8 @@ def test_a_translator_that_fails_fails_its_track_only(real_model: Path, tmp_path
 def test_the_ctranslate2_backend_runs_in_the_pipeline(real_model: Path, tmp_path: Path) -> None:
     model = build_scripted_translator(str(tmp_path / "m2m100"), ["bonjour", "le", "monde."])
     out = tmp_path / "out"
-    done = run_cli(
-        "caption", str(REALSPEECH / "jfk.flac"), "--model", str(real_model), "--out", str(out),
-        "--translators", f"ctranslate2:{model}?family=m2m100", "--translate-to", "fr",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    translators = f"ctranslate2:{model}?family=m2m100"
+    caption("jfk.flac", real_model, out, "--translators", translators, "--translate-to", "fr")
     cues = read_caption_file((out / "jfk" / "fr.vtt").read_bytes())
     # JFK's one sentence, ten seconds long: its translation spread over it, in two cues (a
     # cue is shown for at most 7 s)
