@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from devtools.services import free_port
+from tests.stream_service import Service, running, wait_for_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,3 +74,19 @@ def serving(gateway: Gateway) -> Iterator[Gateway]:
     finally:
         gateway.stop()
     assert "Traceback" not in gateway.log_text(), gateway.log_text()[-4000:]
+
+
+@contextmanager
+def stream_and_gateway(
+    bootstrap: str, storage: str, model: Path, prefix: str, api_key: str, bucket: str = ""
+) -> Iterator[tuple[Service, Gateway]]:
+    """`autocaption stream` and `autocaption serve` on one storage, the gateway publishing to
+    the service's topics (names starting with `prefix`), both up and the topics made."""
+    service = Service(bootstrap, bucket, model, prefix, f"g-{prefix}", storage)
+    gateway = Gateway(
+        bootstrap, storage, service.topics["video.uploaded"], "--api-key", api_key,
+        "--updated-topic", service.topics["captions.updated"],
+    )  # fmt: skip
+    with running(service), serving(gateway):
+        wait_for_topics(bootstrap, list(service.topics.values()))
+        yield service, gateway

@@ -22,9 +22,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.gateway_process import Gateway, serving
+from tests.gateway_process import stream_and_gateway
 from tests.paths import REALSPEECH
-from tests.stream_service import Service, running, wait_for_topics
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -57,13 +56,8 @@ def site(
 ) -> Iterator[Site]:
     storage = str(tmp_path_factory.mktemp("site"))
     prefix = f"pg{uuid.uuid4().hex[:6]}."
-    service = Service(bootstrap_servers, "", real_model, prefix, f"g-{prefix}", storage)
-    gateway = Gateway(
-        bootstrap_servers, storage, service.topics["video.uploaded"], "--api-key", KEY,
-        "--updated-topic", service.topics["captions.updated"],
-    )  # fmt: skip
-    with running(service), serving(gateway), sync_playwright() as playwright:
-        wait_for_topics(bootstrap_servers, list(service.topics.values()))
+    processes = stream_and_gateway(bootstrap_servers, storage, real_model, prefix, KEY)
+    with processes as (_, gateway), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             ARTIFACTS.mkdir(exist_ok=True)

@@ -29,9 +29,9 @@ from captions.rules import CaptionRules
 from connectors.storage import open_store
 from schemas.updates import CaptionsUpdated
 from tests.caption_rules import check_vtt_text
-from tests.gateway_process import Gateway, serving
+from tests.gateway_process import Gateway, stream_and_gateway
 from tests.paths import REALSPEECH
-from tests.stream_service import Service, collect, running, wait_for_topics
+from tests.stream_service import Service, collect
 from tests.ttml_reader import assert_ttml_matches_vtt
 
 KEY = "captions-key-" + uuid.uuid4().hex
@@ -94,17 +94,11 @@ def stack(
     else:
         storage = str(tmp_path_factory.mktemp("storage"))
     prefix = f"cap{uuid.uuid4().hex[:6]}."
-    service = Service(bootstrap_servers, bucket, real_model, prefix, f"g-{prefix}", storage)
-    gateway = Gateway(
-        bootstrap_servers, storage, service.topics["video.uploaded"], "--api-key", KEY,
-        "--updated-topic", service.topics["captions.updated"],
-    )  # fmt: skip
-    with running(service), serving(gateway):
-        wait_for_topics(bootstrap_servers, list(service.topics.values()))
-        with httpx.Client(base_url=gateway.url, timeout=60) as client:
-            stack = Stack(storage, service, gateway, client)
-            stack.upload("talk", media("webm"))
-            yield stack
+    processes = stream_and_gateway(bootstrap_servers, storage, real_model, prefix, KEY, bucket)
+    with processes as (service, gateway), httpx.Client(base_url=gateway.url, timeout=60) as client:
+        stack = Stack(storage, service, gateway, client)
+        stack.upload("talk", media("webm"))
+        yield stack
 
 
 VTT = (

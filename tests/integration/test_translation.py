@@ -31,9 +31,8 @@ from devtools.scripted_translator import build_scripted_translator
 from library.track_meta import read_track_meta, without_meta
 from schemas.transcript import Transcript
 from tests.cli_process import run_cli
-from tests.gateway_process import Gateway, serving
+from tests.gateway_process import Gateway, stream_and_gateway
 from tests.paths import REALSPEECH
-from tests.stream_service import Service, running, wait_for_topics
 
 KEY = "translation-key-" + uuid.uuid4().hex
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -185,24 +184,18 @@ def stack(
 ) -> Iterator[Stack]:
     storage = str(tmp_path_factory.mktemp("storage"))
     prefix = f"tr{uuid.uuid4().hex[:6]}."
-    service = Service(bootstrap_servers, "unused", real_model, prefix, f"g-{prefix}", storage)
-    gateway = Gateway(
-        bootstrap_servers, storage, service.topics["video.uploaded"], "--api-key", KEY,
-        "--updated-topic", service.topics["captions.updated"],
-    )  # fmt: skip
-    with running(service), serving(gateway):
-        wait_for_topics(bootstrap_servers, list(service.topics.values()))
-        with httpx.Client(base_url=gateway.url, timeout=60) as client:
-            stack = Stack(storage, gateway, client)
-            answer = client.post(
-                "/v1/videos",
-                params={"video_id": "jfk", "name": "jfk.flac", "translate_to": "pt-BR"},
-                content=(REALSPEECH / "jfk.flac").read_bytes(),
-                headers=AUTH,
-            )
-            assert answer.status_code == 202, answer.text
-            stack.wait_for("jfk", lambda c: c.get("pt-BR", {}).get("status") == "ready")
-            yield stack
+    processes = stream_and_gateway(bootstrap_servers, storage, real_model, prefix, KEY)
+    with processes as (_, gateway), httpx.Client(base_url=gateway.url, timeout=60) as client:
+        stack = Stack(storage, gateway, client)
+        answer = client.post(
+            "/v1/videos",
+            params={"video_id": "jfk", "name": "jfk.flac", "translate_to": "pt-BR"},
+            content=(REALSPEECH / "jfk.flac").read_bytes(),
+            headers=AUTH,
+        )
+        assert answer.status_code == 202, answer.text
+        stack.wait_for("jfk", lambda c: c.get("pt-BR", {}).get("status") == "ready")
+        yield stack
 
 
 def test_the_gateway_lists_targets_by_native_name_and_refuses_others(stack: Stack) -> None:
