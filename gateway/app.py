@@ -2,6 +2,8 @@
 the captions API, and the pages.
 
     POST /v1/videos                                   `gateway/uploads.py`
+    GET  /v1/videos, DELETE /v1/videos/{id}, POST /v1/videos/{id}/token
+                                                      `gateway/catalog.py`
     GET  /v1/videos/{id}, .../source, .../captions/{lang}.{format}, .../transcript
                                                       `gateway/videos.py`
     GET|PUT|DELETE /v1/videos/{id}/captions[/{lang}[/generate|/revisions]]
@@ -34,7 +36,7 @@ from connectors.kafka.write import EventPublisher
 from connectors.storage import open_store
 from connectors.translators import TranslatorPool
 from connectors.translators.routes import known_targets
-from gateway import captions, pages, uploads, videos
+from gateway import captions, catalog, pages, uploads, videos
 from gateway.context import Gateway, GatewaySettings, api_key_accepted
 from gateway.responses import (
     HTTP_CODES,
@@ -119,6 +121,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         )
 
     app.include_router(uploads.router)
+    app.include_router(catalog.router)
     app.include_router(videos.router)  # before captions: ".../captions/en.vtt" is the origin's
     app.include_router(captions.router)
     app.include_router(pages.router)

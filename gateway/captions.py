@@ -28,6 +28,7 @@ from connectors.storage.layout import pending_key, revision_key
 from connectors.storage.store import ObjectStore, PreconditionFailed
 from connectors.translators import same_language
 from connectors.translators.routes import refuse_reason, route_for
+from gateway.access import cache_control, check_read
 from gateway.caption_documents import (
     caption_entry,
     revision_list,
@@ -110,6 +111,7 @@ def list_captions(video_id: str, request: Request) -> JSONResponse:
     """Every caption track of the video, the spoken language first, with its native-language
     label, whether a model made it, and its status (`ready`, or `generating` / `failed` while
     it is being made again)."""
+    check_read(request, video_id)
     gateway = gateway_of(request)
     manifest = _video(gateway.store, video_id)
     base = gateway.base_url(request)
@@ -147,10 +149,12 @@ def get_track(video_id: str, lang: str, request: Request) -> Response:
     """One track as JSON: its entry, its cues (the text a viewer reads, and the same with a
     person's markup) and the caption rules of its language (what an editor checks as a person
     types). `ETag` is the track's, for `If-Match` on a later PUT."""
+    private = check_read(request, video_id)
     gateway = gateway_of(request)
     manifest = _video(gateway.store, video_id)
     track = _track(gateway.store, video_id, check_language(lang))
-    headers = {"ETag": quoted(track.etag), "Cache-Control": "no-cache"}
+    cache = "private, no-cache" if private else "no-cache"
+    headers = {"ETag": quoted(track.etag), "Cache-Control": cache}
     if etag_matches(request.headers.get("if-none-match"), track.etag):
         return Response(status_code=304, headers=headers)
     spoken = manifest.language if manifest else None
@@ -303,7 +307,7 @@ def generate(
 )
 def list_revisions(video_id: str, lang: str, request: Request) -> JSONResponse:
     """Every kept revision of the track, oldest first (also after it was deleted)."""
-    check_video_id(video_id)
+    check_read(request, video_id)
     lang = check_language(lang)
     gateway = gateway_of(request)
     revisions = history(gateway.store, video_id, lang)
@@ -321,13 +325,12 @@ def list_revisions(video_id: str, lang: str, request: Request) -> JSONResponse:
 def get_revision(video_id: str, lang: str, revision: int, fmt: str, request: Request) -> Response:
     """One kept revision, in any caption format of the registry (kept as WebVTT, the others
     made from it); a revision never changes, so caches keep it."""
-    check_video_id(video_id)
+    private = check_read(request, video_id)
     lang, fmt = check_language(lang), check_format(fmt)
     key = revision_key(video_id, lang, check_revision(revision))
     store = gateway_of(request).store
-    return track_file_response(
-        store, key, fmt, lang, request.headers, cache_control=IMMUTABLE_CACHE
-    )
+    cache = cache_control(private, IMMUTABLE_CACHE)
+    return track_file_response(store, key, fmt, lang, request.headers, cache_control=cache)
 
 
 # --- the work behind the routes -----------------------------------------------------------------

@@ -16,6 +16,7 @@ from connectors.storage.store import ObjectStore
 from connectors.translators import TranslatorPool, TranslatorSpec
 from connectors.translators.firefox import FirefoxSpec
 from gateway.responses import UNAUTHORIZED, ApiError
+from gateway.tokens import TokenKeys
 
 DEFAULT_MAX_UPLOAD_BYTES: Final = 2 * 2**30
 DEFAULT_CAPTION_MAX_AGE_S: Final = 60
@@ -29,6 +30,7 @@ class GatewaySettings:
     kafka: KafkaConfig
     uploaded_topic: str = "video.uploaded"
     updated_topic: str = "captions.updated"
+    deleted_topic: str = "video.deleted"
     api_keys: tuple[str, ...] = ()
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     public_url: str | None = None  # base of the URLs in answers; default: the request's
@@ -39,6 +41,8 @@ class GatewaySettings:
     # The text translators: what uploads may ask for, and what makes a machine translation
     # again when a person corrects its source (connectors.translators).
     translators: tuple[TranslatorSpec, ...] = (FirefoxSpec(),)
+    # The keys of private videos' playback tokens (gateway.tokens).
+    tokens: TokenKeys = field(default_factory=TokenKeys)
 
 
 @dataclass(frozen=True)

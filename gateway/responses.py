@@ -90,6 +90,45 @@ class VideoStatus(BaseModel):
     error: ErrorDetail | None
     source_url: str | None
     watch_url: str
+    private: bool = False  # every read needs a signed token or the API key
+    uploaded_at: str | None = None
+
+
+class VideoSummary(BaseModel):
+    """One video of the library's list."""
+
+    video_id: str
+    name: str
+    status: Literal["processing", "ready", "failed"]
+    uploaded_at: str
+    private: bool
+    language: str | None
+    duration_s: float | None
+    languages: list[str]  # the languages of its caption tracks, the spoken one first
+    tracks: list[Track]
+    error: ErrorDetail | None
+    status_url: str
+    watch_url: str
+
+
+class VideoList(BaseModel):
+    videos: list[VideoSummary]
+    # Pass as `cursor` for the next page; null on the last one. A filtered page may hold fewer
+    # videos than asked for (it examines a bounded number) and still have a next one.
+    next_cursor: str | None
+
+
+class TokenRequest(BaseModel):
+    ttl_s: int = 3600  # 1 s to 7 days
+    ip: str | None = None  # only this client address may use it
+    origins: list[str] | None = None  # only pages of these origins may use it
+
+
+class PlaybackToken(BaseModel):
+    video_id: str
+    token: str
+    expires_at: str
+    query: str  # "token=...": add it to any read URL of the video (<video src>, <track src>)
 
 
 # A track's file in each caption format of the registry.

@@ -32,9 +32,10 @@ from gateway.responses import (
     answer,
     error_responses,
 )
+from library.catalog import VideoRecord, precise_timestamp, register
 from library.revisions import retire_tracks
 from schemas.errors import CaptionError
-from schemas.events import UploadRequest, utc_timestamp
+from schemas.events import UploadRequest
 
 router = APIRouter()
 
@@ -83,6 +84,10 @@ async def upload_video(
             "(Whisper's initial prompt); at most 1000 characters",
         ),
     ] = None,
+    private: Annotated[
+        bool,
+        Query(description="every read of the video needs a playback token or the API key"),
+    ] = False,
 ) -> JSONResponse:
     """Store the body under `videos/<video_id>/<name>` and publish `video.uploaded`."""
     gateway = gateway_of(request)
@@ -101,7 +106,7 @@ async def upload_video(
     if refused:
         raise ApiError(400, INVALID_REQUEST, f"translate_to: {refused}")
     vocabulary = (hotwords, initial_prompt)
-    _event(store, video_id, "upload", language, translate, vocabulary)  # refuse bad ones now
+    _event(store, video_id, "upload", language, translate, vocabulary, private=private)
     with UploadSpool(limit, settings.tmp_dir) as spool:
         head = b""
         extension: str | None = None
@@ -119,7 +124,11 @@ async def upload_video(
         key = upload_key(video_id, file_name)
         source = await run_in_threadpool(spool.store, store, key, content_type_for(file_name))
     await run_in_threadpool(_forget_older_versions, store, video_id, key)
-    event = _event(store, video_id, file_name, language, translate, vocabulary, source)
+    event = _event(
+        store, video_id, file_name, language, translate, vocabulary, source, private=private
+    )
+    record = VideoRecord(video_id, file_name, event.occurred_at or precise_timestamp(), private)
+    await run_in_threadpool(register, store, record)
     unavailable = "the upload was stored but the event broker is unavailable; retry"
     await run_in_threadpool(publish_or_503, gateway, event, unavailable)
     status_url = f"{gateway.base_url(request)}/v1/videos/{video_id}"
@@ -135,6 +144,8 @@ def _event(
     translate_to: tuple[str, ...],
     vocabulary: tuple[str | None, str | None] = (None, None),
     source: str | None = None,
+    *,
+    private: bool = False,
 ) -> UploadRequest:
     """The `video.uploaded` event; 400 `invalid_request` for a bad id or parameter.
 
@@ -148,7 +159,9 @@ def _event(
             language=language,
             translate_to=translate_to,
             event_id=str(uuid.uuid4()),
-            occurred_at=utc_timestamp(),
+            # to the millisecond: a tombstone tells the deleted video's events from a new one's
+            occurred_at=precise_timestamp(),
+            private=private,
             hotwords=hotwords or None,
             initial_prompt=initial_prompt or None,
         )

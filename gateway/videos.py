@@ -11,17 +11,22 @@ Storage calls block, so these are plain functions (FastAPI runs them in a thread
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from connectors.storage.layout import caption_key, content_type_for, track_key
 from connectors.storage.store import ObjectStore
+from gateway.access import cache_control, check_read
 from gateway.caption_documents import track_file_response
 from gateway.context import gateway_of
 from gateway.origin import (
     PREFLIGHT_HEADERS,
     SOURCE_CACHE,
     caption_cache,
+    quoted,
     serve_object,
 )
 from gateway.params import check_format, check_language, check_video_id
@@ -35,6 +40,7 @@ from gateway.responses import (
     answer,
     error_responses,
 )
+from library.catalog import record_of
 from library.videos import stored_manifest, upload_key_of
 from schemas.formats import KEPT_FORMAT, TRACK_FORMATS, is_caption_format
 from schemas.ids import is_language_code
@@ -49,9 +55,12 @@ router = APIRouter()
     responses=error_responses(400, 404),
 )
 def get_video(video_id: str, request: Request) -> JSONResponse:
-    """The captioning status of an upload and, once ready, its caption tracks."""
+    """The captioning status of an upload and, once ready, its caption tracks. The ETag is
+    the document's, for `If-Match` on a delete."""
+    check_read(request, video_id)
     gateway = gateway_of(request)
-    return answer(video_status(gateway.store, video_id, gateway.base_url(request)))
+    status = video_status(gateway.store, video_id, gateway.base_url(request))
+    return answer(status, headers={"ETag": quoted(status_etag(status))})
 
 
 @router.get(
@@ -67,13 +76,14 @@ def get_video(video_id: str, request: Request) -> JSONResponse:
 )
 def get_source(video_id: str, request: Request) -> Response:
     """The uploaded file, with single byte ranges, ETag and CORS (for <video>)."""
-    check_video_id(video_id)
+    private = check_read(request, video_id)
     store = gateway_of(request).store
     key = upload_key_of(store, video_id)
     if key is None:
         raise ApiError(404, NOT_FOUND, f"no upload for video {video_id!r}")
+    cache = cache_control(private, SOURCE_CACHE)
     return serve_object(
-        store, key, request.headers, content_type=content_type_for(key), cache_control=SOURCE_CACHE
+        store, key, request.headers, content_type=content_type_for(key), cache_control=cache
     )
 
 
@@ -93,7 +103,7 @@ def get_source(video_id: str, request: Request) -> Response:
 def get_captions(video_id: str, lang: str, fmt: str, request: Request) -> Response:
     """A caption track in one of the registry's formats (`vtt`, `srt`, `ttml`), cacheable and
     loadable cross-origin by a `<track>`."""
-    check_video_id(video_id)
+    private = check_read(request, video_id)
     lang, fmt = check_language(lang), check_format(fmt)
     gateway = gateway_of(request)
     return track_file_response(
@@ -102,7 +112,7 @@ def get_captions(video_id: str, lang: str, fmt: str, request: Request) -> Respon
         fmt,
         lang,
         request.headers,
-        cache_control=caption_cache(gateway.settings.caption_max_age_s),
+        cache_control=cache_control(private, caption_cache(gateway.settings.caption_max_age_s)),
         stored_key=track_key(video_id, lang, fmt),
     )
 
@@ -128,10 +138,10 @@ for path in ("/v1/videos/{video_id}/source", "/v1/videos/{video_id}/captions/{la
 def get_transcript(video_id: str, request: Request) -> Response:
     """What the model heard, as `transcript.json`: segments and words with their times and
     probabilities (a reviewer checks the unsure words first)."""
-    check_video_id(video_id)
+    private = check_read(request, video_id)
     gateway = gateway_of(request)
     key = caption_key(video_id, "transcript.json")
-    cache = caption_cache(gateway.settings.caption_max_age_s)
+    cache = cache_control(private, caption_cache(gateway.settings.caption_max_age_s))
     return serve_object(
         gateway.store, key, request.headers, content_type="application/json", cache_control=cache
     )
@@ -144,6 +154,7 @@ def video_status(store: ObjectStore, video_id: str, base: str) -> VideoStatus:
     upload = upload_key_of(store, video_id)
     if manifest is None and upload is None:
         raise ApiError(404, NOT_FOUND, f"no video {video_id!r}")
+    record = record_of(store, video_id)
     video_url = f"{base}/v1/videos/{video_id}"
     ready = manifest is not None and manifest.status == "ready"
     error = manifest.error if manifest is not None and not ready else None
@@ -166,4 +177,15 @@ def video_status(store: ObjectStore, video_id: str, base: str) -> VideoStatus:
         error=ErrorDetail(code=str(error.code), message=error.message) if error else None,
         source_url=f"{video_url}/source" if upload else None,
         watch_url=f"{base}/watch/{video_id}",
+        private=record is not None and record.private,
+        uploaded_at=record.uploaded_at if record else None,
     )
+
+
+def status_etag(status: VideoStatus) -> str:
+    """The ETag of a status document: what a delete's If-Match names."""
+    document = status.model_dump(mode="json", exclude={"source_url", "watch_url"})
+    for track in document["tracks"]:
+        track.pop("url")  # the URLs follow the request's host; the video is the same
+    body = json.dumps(document, sort_keys=True).encode("utf-8")
+    return hashlib.sha256(body).hexdigest()[:32]

@@ -343,10 +343,16 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
         default="captions.updated",
         help="where changes made through the captions API are announced",
     )
+    add_option(
+        group,
+        "--deleted-topic",
+        default="video.deleted",
+        help="where videos deleted through the gateway are announced",
+    )
     group.add_argument(
         "--create-topics",
         action="store_true",
-        help="create the four topics if missing (3 partitions each)",
+        help="create the five topics if missing (3 partitions each)",
     )
 
 
@@ -362,7 +368,13 @@ def kafka_config(args: argparse.Namespace) -> KafkaConfig:
 
 
 def topics(args: argparse.Namespace) -> Topics:
-    return Topics(args.uploaded_topic, args.ready_topic, args.failed_topic, args.updated_topic)
+    return Topics(
+        args.uploaded_topic,
+        args.ready_topic,
+        args.failed_topic,
+        args.updated_topic,
+        args.deleted_topic,
+    )
 
 
 def create_topics_if_asked(args: argparse.Namespace) -> None:

@@ -17,6 +17,9 @@ class ErrorCode(StrEnum):
     NO_AUDIO_STREAM = "no_audio_stream"
     MEDIA_TOO_LONG = "media_too_long"
     INTERNAL = "internal"
+    # the video was deleted while it was being captioned, or its upload event was replayed
+    # after the delete: nothing is written (captions.failed only)
+    VIDEO_DELETED = "video_deleted"
     # one translated track, not the video: no translator makes the pair, its model could not
     # be loaded, or it failed on the text
     UNSUPPORTED_PAIR = "unsupported_pair"

@@ -186,6 +186,7 @@ class UploadRequest:
     hotwords: str | None = None
     initial_prompt: str | None = None
     regenerate: bool = False  # captions asked for again (the captions API's generate)
+    private: bool = False  # reads need a signed token (the gateway's private videos)
 
     def __post_init__(self) -> None:
         if self.language == "auto":
@@ -222,6 +223,8 @@ class UploadRequest:
             event["initial_prompt"] = self.initial_prompt
         if self.regenerate:
             event["regenerate"] = True
+        if self.private:
+            event["private"] = True
         if self.occurred_at is not None:
             event["occurred_at"] = self.occurred_at
         return event
@@ -247,6 +250,7 @@ def parse_upload_event(raw: bytes | str) -> UploadRequest:
         hotwords=document.get("hotwords"),
         initial_prompt=document.get("initial_prompt"),
         regenerate=bool(document.get("regenerate", False)),
+        private=document.get("private") is True,
     )
 
 

@@ -2,11 +2,11 @@
 
 Every event and manifest is checked against its schema file shipped beside this module
 (`video_uploaded.v1.json`, `captions_ready.v1.json`, `captions_failed.v1.json`,
-`captions_updated.v1.json`, `manifest.v1.json`), loaded once. The `format` of a track is
-checked against the format registry (`schemas.formats`): its list is filled in when a schema is
-loaded, so the files never list formats of their own. Incoming data that breaks a
-schema is a `CaptionError(INVALID_EVENT)` naming the field; an outgoing document that breaks
-one is a bug and raises `ValueError`.
+`captions_updated.v1.json`, `manifest.v1.json`, `video_deleted.v1.json`), loaded once. The
+`format` of a track is checked against the format registry (`schemas.formats`): its list is
+filled in when a schema is loaded, so the files never list formats of their own. Incoming data
+that breaks a schema is a `CaptionError(INVALID_EVENT)` naming the field; an outgoing document
+that breaks one is a bug and raises `ValueError`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,15 @@ CAPTIONS_READY: Final = "captions_ready.v1"
 CAPTIONS_FAILED: Final = "captions_failed.v1"
 CAPTIONS_UPDATED: Final = "captions_updated.v1"
 MANIFEST: Final = "manifest.v1"
-SCHEMA_NAMES: Final = (VIDEO_UPLOADED, CAPTIONS_READY, CAPTIONS_FAILED, CAPTIONS_UPDATED, MANIFEST)
+VIDEO_DELETED: Final = "video_deleted.v1"
+SCHEMA_NAMES: Final = (
+    VIDEO_UPLOADED,
+    CAPTIONS_READY,
+    CAPTIONS_FAILED,
+    CAPTIONS_UPDATED,
+    MANIFEST,
+    VIDEO_DELETED,
+)
 
 MAX_EVENT_BYTES: Final = 64 * 1024  # an upload event is a few hundred bytes; refuse floods early
 

@@ -23,6 +23,7 @@ from connectors.storage import open_store
 from connectors.storage.layout import manifest_key
 from connectors.storage.sources import local_source
 from connectors.translators.routes import refuse_reason
+from library.catalog import buried
 from schemas.errors import ErrorCode, Failure, failure_from_exception
 from schemas.events import UploadRequest
 from schemas.manifest import Manifest
@@ -40,6 +41,7 @@ from transforms.domain import (
 )
 from transforms.settings import CaptionOptions
 from transforms.whisper import SileroVad
+from transforms.write import deleted_result
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,12 @@ class ReuseExisting(beam.DoFn):
         self.store = open_store(self.options.storage_url)
 
     def process(self, request: UploadRequest) -> Iterator[Any]:
+        if self.options.keeps_revisions and buried(
+            self.store, request.video_id, request.occurred_at
+        ):  # deleted after this event: nothing to caption, nothing to write
+            progress.report("skipped", request.video_id)
+            yield beam.pvalue.TaggedOutput(REUSED, deleted_result(request))
+            return
         manifest = self._manifest(request) if self.options.reuse_existing else None
         if manifest is not None and is_reusable(manifest, request, self.options):
             self.reused.inc()

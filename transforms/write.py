@@ -25,12 +25,22 @@ from connectors.storage import open_store
 from connectors.storage.layout import caption_key, content_type_for, manifest_key
 from connectors.storage.store import ObjectStore
 from connectors.translators.routes import WHISPER
+from library.catalog import (
+    VideoRecord,
+    buried,
+    ensure_registered,
+    library_name,
+    parse_timestamp,
+    precise_timestamp,
+    purge,
+    tombstone_of,
+)
 from library.pending import settle_pending
 from library.revisions import commit_generated, current_track, sync_manifest
 from library.track_meta import TrackChange
 from library.videos import read_manifest
-from schemas.errors import failure_from_exception
-from schemas.events import ErrorDetail, TrackRef, TrackSource
+from schemas.errors import ErrorCode, Failure, failure_from_exception
+from schemas.events import ErrorDetail, TrackRef, TrackSource, UploadRequest
 from schemas.formats import CAPTION_FORMATS
 from schemas.manifest import Manifest
 from transforms import progress
@@ -80,15 +90,65 @@ def write_video(
     """Tracks, `transcript.json`, then the manifest (last) written to storage; the
     `CaptionResult` out.
 
+    In the library's storage a video deleted after its upload event occurred stays deleted:
+    nothing is written when its tombstone is there before, and what was written is taken back
+    when it appears during the writes (`library.catalog`); the answer is then `video_deleted`.
+    A video whose event came from elsewhere is put in the library.
+
     In storage with revisions (`CaptionOptions.keeps_revisions`: the stream service, backfills)
     each track becomes a new revision (`library.revisions.commit_generated`: never over a
     person's), and an upload whose captions were asked for again leaves a ready video as it was
     when it fails. A plain output folder (`caption --out`) just gets the files."""
+    if not options.keeps_revisions:
+        if isinstance(element, VideoFailed):
+            return _write_failure(element, store, options)
+        return _write_plain(element, store, options)
+    request = element.request
+    if buried(store, request.video_id, request.occurred_at):
+        return deleted_result(element.request, started=element.started)
     if isinstance(element, VideoFailed):
-        return _write_failure(element, store, options)
-    if options.keeps_revisions:
-        return _write_revisions(element, store, options)
-    return _write_plain(element, store, options)
+        result = _write_failure(element, store, options)
+    else:
+        result = _write_revisions(element, store, options)
+    ensure_registered(store, record_for(request))
+    # A delete writes its tombstone, then deletes what it finds: this check, after the last
+    # write, sees the tombstone of any delete whose listing could have missed those writes.
+    tombstone = tombstone_of(store, request.video_id)
+    if tombstone is not None and tombstone.covers(request.occurred_at):
+        purge(store, request.video_id, uploads=False, before=tombstone.deleted_at)
+        log.info("%s was deleted while it was captioned: its outputs are gone", request.video_id)
+        return deleted_result(element.request, started=element.started)
+    return result
+
+
+def record_for(request: UploadRequest) -> VideoRecord:
+    """The library's record of a video whose event came from elsewhere (not the gateway)."""
+    name = library_name(request.source.rstrip("/").rpartition("/")[2] or request.video_id)
+    uploaded = request.occurred_at
+    try:
+        at = precise_timestamp(parse_timestamp(uploaded)) if uploaded else precise_timestamp()
+    except ValueError:
+        at = precise_timestamp()
+    return VideoRecord(request.video_id, name, at, request.private)
+
+
+def deleted_result(request: UploadRequest, *, started: float = 0.0) -> CaptionResult:
+    """The answer to an upload of a video deleted after it: `captions.failed`, nothing kept."""
+    failure = Failure(
+        request.video_id,
+        ErrorCode.VIDEO_DELETED,
+        "the video was deleted after this upload; nothing was kept",
+        request.source,
+    )
+    return CaptionResult(
+        video_id=request.video_id,
+        source=request.source,
+        status="failed",
+        manifest_uri="",
+        failure=failure,
+        request=request,
+        processing_s=time.time() - started if started else 0.0,
+    )
 
 
 @dataclass(frozen=True)

@@ -74,13 +74,14 @@ class KafkaConfig:
 class Topics:
     """The service's topics (docs/architecture.md, "Contracts"); names are configurable.
     `updated` carries `captions.updated` events: tracks changed through the captions API, or
-    made again on its request."""
+    made again on its request; `deleted` carries `video.deleted`."""
 
     uploaded: str = "video.uploaded"
     ready: str = "captions.ready"
     failed: str = "captions.failed"
     updated: str = "captions.updated"
+    deleted: str = "video.deleted"  # videos deleted for good through the gateway
 
     @property
     def all(self) -> list[str]:
-        return [self.uploaded, self.ready, self.failed, self.updated]
+        return [self.uploaded, self.ready, self.failed, self.updated, self.deleted]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import hashlib
 import os
@@ -167,6 +168,31 @@ class FileStore:
                 if key.startswith(prefix) and path.is_file() and self._inside(path):
                     keys.append(key)
         return iter(sorted(keys))
+
+    def list_page(self, prefix: str, start_after: str = "", limit: int = 1000) -> list[str]:
+        """Like S3's ListObjectsV2 with StartAfter; a flat folder (the library's index) is
+        read with one `scandir` and no walk."""
+        validate_prefix(prefix)
+        folder, _, stem = prefix.rpartition("/")
+        start = self.root / folder if folder else self.root
+        if not start.is_dir() or (folder and not self._inside(start)):
+            return []
+        base = f"{folder}/" if folder else ""
+        nested = False
+        names: list[str] = []
+        with os.scandir(start) as entries:
+            for entry in entries:
+                if entry.name.startswith(stem) and not PARTIAL_RE.match(entry.name):
+                    names.append(entry.name)
+                    nested = nested or entry.is_dir(follow_symlinks=False)
+        names.sort()
+        if nested:  # keys below folders: the general walk
+            keys = [k for k in self.list(prefix) if k > start_after]
+            return keys[:limit]
+        page = names[bisect.bisect_right(names, start_after[len(base) :]) :]
+        if start_after and not start_after.startswith(base):
+            page = names if start_after < base else []
+        return [base + name for name in page[:limit]]
 
     def _inside(self, path: Path) -> bool:
         resolved = path.resolve()

@@ -9,6 +9,10 @@ Layout under a store (docs/architecture.md, "Storage"):
     captions/<video_id>/manifest.json     written last: its presence means the rest is complete
     captions/<video_id>/revisions/<lang>/<n>.vtt   every revision of a track, kept
     captions/<video_id>/pending/<lang>.json        a track being made again on request
+    library/videos/<video_id>.json        the library's record of a video: name, upload time,
+                                          private or not (library.catalog)
+    library/recent/<inverted ms>~<video_id>~<name>  the library's index, newest first
+    library/deleted/<video_id>.json       a deleted video's tombstone: all a delete leaves
 
 Keys are checked in one place (`validate_key`); a bad key, bucket or URL is a programming or
 configuration error and raises `ValueError`. `SCHEMES` are the only URL schemes that stores and
@@ -127,6 +131,45 @@ def revision_key(video_id: str, language: str, revision: int) -> str:
 def pending_key(video_id: str, language: str) -> str:
     """`captions/<video_id>/pending/<language>.json`: a track asked to be made again."""
     return f"{captions_prefix(video_id)}pending/{_language(language)}.json"
+
+
+LIBRARY_ROOT = "library"
+RECENT_PREFIX = f"{LIBRARY_ROOT}/recent/"
+# The index's keys sort newest first: the upload time in milliseconds, subtracted from this.
+_NEWEST_FIRST_MS: Final = 10**13 - 1
+
+
+def record_key(video_id: str) -> str:
+    """`library/videos/<video_id>.json`: the library's record of one video."""
+    return f"{LIBRARY_ROOT}/videos/{validate_video_id(video_id)}.json"
+
+
+def tombstone_key(video_id: str) -> str:
+    """`library/deleted/<video_id>.json`: what a delete leaves, so that nothing comes back."""
+    return f"{LIBRARY_ROOT}/deleted/{validate_video_id(video_id)}.json"
+
+
+def recent_key(uploaded_ms: int, video_id: str, name: str) -> str:
+    """`library/recent/<inverted ms>~<video_id>~<name>`: one entry of the library's index.
+    Keys sort newest first; '~' is in neither a video id nor a stored file name."""
+    if not 0 <= uploaded_ms <= _NEWEST_FIRST_MS:
+        raise ValueError(f"not a time in milliseconds: {uploaded_ms!r}")
+    single_segment(name, "file name")
+    if "~" in name:
+        raise ValueError(f"a library name has no '~': {name!r}")
+    inverted = _NEWEST_FIRST_MS - uploaded_ms
+    return f"{RECENT_PREFIX}{inverted:013d}~{validate_video_id(video_id)}~{name}"
+
+
+def parse_recent_key(key: str) -> tuple[int, str, str] | None:
+    """(upload time in ms, video id, name) of an index key; None for anything else."""
+    if not key.startswith(RECENT_PREFIX):
+        return None
+    inverted, _, rest = key[len(RECENT_PREFIX) :].partition("~")
+    video_id, _, name = rest.partition("~")
+    if not (inverted.isdigit() and len(inverted) == 13 and video_id and name):
+        return None
+    return _NEWEST_FIRST_MS - int(inverted), video_id, name
 
 
 def _language(code: str) -> str:

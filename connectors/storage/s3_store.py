@@ -210,6 +210,21 @@ class S3Store:
                         keys.append(key)
         return iter(sorted(keys))
 
+    def list_page(self, prefix: str, start_after: str = "", limit: int = 1000) -> list[str]:
+        validate_prefix(prefix)
+        base = f"{self.prefix}/" if self.prefix else ""
+        request: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Prefix": base + prefix,
+            "MaxKeys": max(1, min(limit, 1000)),
+        }
+        if start_after:
+            request["StartAfter"] = base + start_after
+        with self._errors(prefix):
+            page = self.client.list_objects_v2(**request)
+        keys = [item["Key"][len(base) :] for item in page.get("Contents", ())]
+        return [key for key in keys if is_valid_key(key)]
+
     def delete(self, key: str) -> None:
         name = self._key(key)
         with self._errors(key):

@@ -84,6 +84,11 @@ class ObjectStore(Protocol):
         """Keys starting with `prefix` (a plain string prefix), sorted."""
         ...
 
+    def list_page(self, prefix: str, start_after: str = "", limit: int = 1000) -> list[str]:
+        """At most `limit` keys starting with `prefix` that sort after `start_after`, sorted:
+        one page of a listing, costing one request however many keys come before it."""
+        ...
+
     def delete(self, key: str) -> None:
         """Remove the object; absent objects are fine."""
         ...

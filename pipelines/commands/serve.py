@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pipelines.options import (
     UsageError,
@@ -18,6 +19,9 @@ from pipelines.options import (
     translator_options,
 )
 
+if TYPE_CHECKING:
+    from gateway.tokens import TokenKeys
+
 log = logging.getLogger("autocaption")
 
 
@@ -28,7 +32,9 @@ def add_parser(commands: Any) -> None:
         description="Serve the HTTP API and the pages: POST /v1/videos stores an upload and "
         "publishes its video.uploaded event; GET /v1/videos/{id} (status), /source, "
         "/captions/{lang}.vtt|.srt, /transcript; the captions API (/v1/videos/{id}/captions); "
-        "GET / (upload page), /watch/{id} (player and caption editor), /healthz, /openapi.json. "
+        "GET /v1/videos (the library), DELETE /v1/videos/{id}, POST /v1/videos/{id}/token "
+        "(private videos); GET / (library and upload page), /watch/{id} (player and caption "
+        "editor), /healthz, /openapi.json. "
         "SIGTERM stops it gracefully.",
     )
     serve.add_argument("--storage", **required_env("storage"), help="storage URL (as `stream`)")
@@ -65,6 +71,23 @@ def add_parser(commands: Any) -> None:
         help="base URL for the URLs in answers, e.g. https://captions.example.com "
         "(default: from each request)",
     )
+    serve.add_argument(
+        "--signing-key",
+        action="append",
+        default=[],
+        metavar="SECRET",
+        help="HS256 key of private videos' playback tokens (at least 32 bytes); repeat or "
+        "comma-separate to rotate (the first signs, all verify); env AUTOCAPTION_SIGNING_KEY. "
+        "None: the gateway issues no token",
+    )
+    serve.add_argument(
+        "--token-public-key",
+        action="append",
+        default=[],
+        metavar="PEM_FILE",
+        help="an Ed25519 public key (PEM) whose tokens (EdDSA) the gateway accepts: a "
+        "publisher's backend signs them with its private key; repeat for several",
+    )
     add_option(
         serve,
         "--translators",
@@ -73,6 +96,27 @@ def add_parser(commands: Any) -> None:
         "what makes a machine translation again after a person corrects its source",
     )
     serve.set_defaults(run=run, parser=serve, takes_beam_options=False)
+
+
+def token_keys(args: argparse.Namespace) -> TokenKeys:
+    """The playback token keys of --signing-key and --token-public-key; UsageError."""
+    from gateway.tokens import TokenKeys, load_public_key
+
+    secrets = [
+        k.strip()
+        for item in args.signing_key or [env_default("signing_key", "")]
+        for k in item.split(",")
+    ]
+    public_keys = []
+    for path in args.token_public_key:
+        try:
+            public_keys.append(load_public_key(Path(path).read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--token-public-key {path}: {exc}") from None
+    try:
+        return TokenKeys(tuple(k for k in secrets if k), tuple(public_keys))
+    except ValueError as exc:
+        raise UsageError(f"--signing-key: {exc}") from None
 
 
 def run(args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -93,11 +137,13 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
         kafka=kafka_config(args),
         uploaded_topic=args.uploaded_topic,
         updated_topic=args.updated_topic,
+        deleted_topic=args.deleted_topic,
         api_keys=tuple(k for k in keys if k),
         max_upload_bytes=args.max_upload_bytes,
         public_url=args.public_url,
         caption_max_age_s=args.caption_max_age,
         translators=translator_options(args),
+        tokens=token_keys(args),
     )
     try:
         app = create_app(settings)
