@@ -20,10 +20,18 @@ from pipelines.logs import configure_logging
 # Before Beam is ever imported, so its import-time noise meets our filter.
 configure_logging(os.environ.get("AUTOCAPTION_LOG_LEVEL", "WARNING"))
 
-from pipelines.commands import backfill, caption, models, publish, serve, stream  # noqa: E402
+from pipelines.commands import (  # noqa: E402
+    backfill,
+    caption,
+    models,
+    notify,
+    publish,
+    serve,
+    stream,
+)
 from pipelines.options import UsageError, refuse_unknown  # noqa: E402
 
-COMMANDS = (caption, stream, backfill, serve, publish, models)
+COMMANDS = (caption, stream, backfill, serve, publish, notify, models)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,6 +37,11 @@ def add_parser(commands: Any) -> None:
     )
     publish.add_argument("--hotwords", help="the upload's vocabulary, e.g. 'ComfyUI, Kubernetes'")
     publish.add_argument("--initial-prompt", help="text the model reads before the speech")
+    publish.add_argument(
+        "--private",
+        action="store_true",
+        help="a private video: the gateway serves it only with a playback token or the API key",
+    )
     publish.set_defaults(run=run, parser=publish, takes_beam_options=False)
 
 
@@ -46,8 +51,9 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from connectors.kafka.write import produce_once
     from connectors.storage.layout import upload_key
     from connectors.translators import language_code
+    from library.catalog import precise_timestamp
     from schemas.errors import CaptionError
-    from schemas.events import UploadRequest, utc_timestamp
+    from schemas.events import UploadRequest
     from schemas.ids import video_id_from_filename
 
     if not os.path.isfile(args.file):
@@ -68,9 +74,10 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
             language=args.language,
             translate_to=translate_to,
             event_id=str(uuid.uuid4()),
-            occurred_at=utc_timestamp(),
+            occurred_at=precise_timestamp(),
             hotwords=args.hotwords or None,
             initial_prompt=args.initial_prompt or None,
+            private=args.private,
         )
     except (CaptionError, ValueError) as exc:
         raise UsageError(str(exc)) from None
