@@ -5,6 +5,7 @@ benchmark of `autocaption notify`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -81,10 +82,8 @@ class Receiver:
         with self._lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def _take(self, headers: dict[str, str], body: bytes) -> int:
         with self._lock:

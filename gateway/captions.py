@@ -64,6 +64,7 @@ from gateway.responses import (
     error_responses,
 )
 from gateway.translations import follow_in_background, translate_in_background
+from library.catalog import precise_timestamp
 from library.pending import PendingTrack, mark_pending, pending_tracks
 from library.revisions import (
     CurrentTrack,
@@ -283,7 +284,7 @@ def generate(
         language=manifest.language if translate else lang,
         translate_to=("en",) if translate else (),
         event_id=str(uuid.uuid4()),
-        occurred_at=utc_timestamp(),
+        occurred_at=precise_timestamp(),
         hotwords=hotwords,
         initial_prompt=initial_prompt,
         regenerate=True,

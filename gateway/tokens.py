@@ -31,7 +31,7 @@ MIN_SECRET_BYTES: Final = 32  # RFC 7518: an HS256 key of at least the hash's si
 MAX_TTL_S: Final = 7 * 24 * 3600
 DEFAULT_TTL_S: Final = 3600
 ISSUER: Final = "autocaption"
-_LEEWAY_S: Final = 5  # clock skew between a publisher's signer and the gateway
+_LEEWAY_S: Final = 1  # clock skew between a publisher's signer and the gateway
 
 
 @dataclass(frozen=True)

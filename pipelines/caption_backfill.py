@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import apache_beam as beam
@@ -22,6 +23,7 @@ import apache_beam as beam
 from connectors.storage import open_store
 from connectors.storage.layout import MEDIA_EXTENSIONS
 from connectors.tables import read_rows, write_table
+from library.catalog import precise_timestamp
 from pipelines.caption_files import requests_for_files
 from schemas.arrow import ReportRow, report_table
 from schemas.errors import CaptionError, ErrorCode
@@ -97,10 +99,15 @@ def caption_backfill(
     report: str,
     invalid: Sequence[ReportRow] = (),
 ) -> beam.PCollection:
-    """Add the backfill graph to `pipeline`; the report is written when it finishes."""
+    """Add the backfill graph to `pipeline`; the report is written when it finishes.
+
+    Each request is stamped with the backfill's start as its time, unless it has one: a video
+    deleted before the backfill and uploaded again is captioned as a new one."""
+    started = precise_timestamp()
+    stamped = [r if r.occurred_at else replace(r, occurred_at=started) for r in requests]
     return (
         pipeline
-        | "Videos" >> beam.Create(list(requests))
+        | "Videos" >> beam.Create(stamped)
         | "CaptionVideos" >> CaptionVideos(options)
         | "ReportRows" >> beam.Map(report_row)
         | "AllRows" >> beam.combiners.ToList()

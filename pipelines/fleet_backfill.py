@@ -31,11 +31,12 @@ from connectors.kafka.write import EventPublisher
 from connectors.storage.layout import manifest_key
 from connectors.storage.store import ObjectStore
 from connectors.tables import write_table
+from library.catalog import precise_timestamp
 from library.videos import read_manifest
 from pipelines.caption_backfill import report_row
 from schemas.arrow import ReportRow, report_table
 from schemas.errors import ErrorCode, Failure
-from schemas.events import UploadRequest, utc_timestamp
+from schemas.events import UploadRequest
 from schemas.ids import derived_event_id
 from transforms import progress
 from transforms.domain import CaptionResult, is_reusable, result_from_manifest
@@ -71,7 +72,7 @@ def fleet_request(request: UploadRequest) -> UploadRequest:
         language=request.language,
         translate_to=request.translate_to,
         event_id=event_id,
-        occurred_at=utc_timestamp(),
+        occurred_at=precise_timestamp(),
         hotwords=request.hotwords,
         initial_prompt=request.initial_prompt,
     )

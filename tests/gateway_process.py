@@ -78,7 +78,13 @@ def serving(gateway: Gateway) -> Iterator[Gateway]:
 
 @contextmanager
 def stream_and_gateway(
-    bootstrap: str, storage: str, model: Path, prefix: str, api_key: str, bucket: str = ""
+    bootstrap: str,
+    storage: str,
+    model: Path,
+    prefix: str,
+    api_key: str,
+    bucket: str = "",
+    *gateway_args: str,
 ) -> Iterator[tuple[Service, Gateway]]:
     """`autocaption stream` and `autocaption serve` on one storage, the gateway publishing to
     the service's topics (names starting with `prefix`), both up and the topics made."""
@@ -86,6 +92,7 @@ def stream_and_gateway(
     gateway = Gateway(
         bootstrap, storage, service.topics["video.uploaded"], "--api-key", api_key,
         "--updated-topic", service.topics["captions.updated"],
+        "--deleted-topic", service.topics["video.deleted"], *gateway_args,
     )  # fmt: skip
     with running(service), serving(gateway):
         wait_for_topics(bootstrap, list(service.topics.values()))

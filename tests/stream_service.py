@@ -52,7 +52,13 @@ class Service:
         self.process: subprocess.Popen[str] | None = None
         self.topics = {
             name: prefix + name
-            for name in ("video.uploaded", "captions.ready", "captions.failed", "captions.updated")
+            for name in (
+                "video.uploaded",
+                "captions.ready",
+                "captions.failed",
+                "captions.updated",
+                "video.deleted",
+            )
         }
 
     def start(self, *extra: str, create_topics: bool = True) -> None:
@@ -65,6 +71,7 @@ class Service:
             "--ready-topic", self.topics["captions.ready"],
             "--failed-topic", self.topics["captions.failed"],
             "--updated-topic", self.topics["captions.updated"],
+            "--deleted-topic", self.topics["video.deleted"],
             "--max-batch-wait", "0.5", "--metrics-port", str(self.metrics_port),
             "--kafka-option", "session.timeout.ms=6000", *extra,
         ]  # fmt: skip

@@ -116,6 +116,7 @@ class DecodeAndChunk(beam.DoFn):
                 request.source, file_root=roots, max_bytes=self.options.max_source_bytes
             ) as path:
                 info = media.probe(path, max_duration_s=self.options.max_duration_s)
+                log.info("captioning %s: %.1f s of media", request.video_id, info.duration_s)
                 progress.report("decoding", request.video_id, duration_s=info.duration_s)
                 samples = 0
 

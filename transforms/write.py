@@ -105,6 +105,7 @@ def write_video(
         return _write_plain(element, store, options)
     request = element.request
     if buried(store, request.video_id, request.occurred_at):
+        log.info("%s was deleted while it was captioned: nothing is written", request.video_id)
         return deleted_result(element.request, started=element.started)
     if isinstance(element, VideoFailed):
         result = _write_failure(element, store, options)
@@ -116,7 +117,9 @@ def write_video(
     tombstone = tombstone_of(store, request.video_id)
     if tombstone is not None and tombstone.covers(request.occurred_at):
         purge(store, request.video_id, uploads=False, before=tombstone.deleted_at)
-        log.info("%s was deleted while it was captioned: its outputs are gone", request.video_id)
+        log.info(
+            "%s was deleted while it was captioned: what was written is gone", request.video_id
+        )
         return deleted_result(element.request, started=element.started)
     return result
 

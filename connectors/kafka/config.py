@@ -83,5 +83,11 @@ class Topics:
     deleted: str = "video.deleted"  # videos deleted for good through the gateway
 
     @property
+    def service(self) -> list[str]:
+        """The topics the stream service reads and writes."""
+        return [self.uploaded, self.ready, self.failed, self.updated]
+
+    @property
     def all(self) -> list[str]:
-        return [self.uploaded, self.ready, self.failed, self.updated, self.deleted]
+        """Every topic, as `--create-topics` makes them."""
+        return [*self.service, self.deleted]

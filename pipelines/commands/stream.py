@@ -131,7 +131,7 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     shutdown.install()
     log.info(
         "stream: %s -> %s, %s, %s (group %s, storage %s)",
-        *settings.topics.all,
+        *settings.topics.service,
         settings.kafka.group_id,
         store.url,
         extra={"event": "started"},
@@ -160,7 +160,7 @@ def run_unbounded(
     from connectors.kafka.unbounded import drain
     from pipelines.caption_stream import build_unbounded
 
-    wait_for_topics(settings.kafka, settings.topics.all)  # partitions are read at start
+    wait_for_topics(settings.kafka, settings.topics.service)  # partitions are read at start
     pipeline = make_pipeline(args.runner, [*beam_args, "--streaming"])
     build_unbounded(pipeline, settings, stop_after_idle_s=idle)
     result = pipeline.run()
