@@ -35,9 +35,24 @@ export function authHeaders() {
   return key ? { Authorization: "Bearer " + key } : {};
 }
 
-/** GET a JSON document; {ok, status, body, etag}. */
+let readToken = "";
+
+/** The playback token of a private video (from the page's ?token=, or issued for the key). */
+export function setReadToken(token) {
+  readToken = token || "";
+}
+
+/** `url` with the playback token, for what cannot send a header (<video src>, <track src>). */
+export function withToken(url) {
+  if (!readToken || !url) return url;
+  return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(readToken);
+}
+
+/** GET a JSON document (with the key, and the token of a private video); {ok, status, body,
+ * etag}. */
 export async function getJSON(url) {
-  const response = await fetch(url, { cache: "no-store" });
+  const target = url.startsWith("/v1/videos") ? withToken(url) : url;
+  const response = await fetch(target, { cache: "no-store", headers: authHeaders() });
   let body = null;
   try {
     body = await response.json();

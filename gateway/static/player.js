@@ -1,7 +1,7 @@
 // The player: the video, one <track> per caption track, and a language menu in native names.
 // The menu's choice is the one showing track; the browser (or the user, through the native
 // controls) may switch tracks itself: a single track chosen there becomes the choice.
-import { el } from "./api.js";
+import { el, withToken } from "./api.js";
 
 export function trackLabel(entry) {
   return entry.kind === "subtitles" ? `${entry.label} (translation)` : entry.label;
@@ -26,7 +26,7 @@ export class Player {
     for (const entry of this.entries) {
       // The revision in the URL: an edit is a new URL, never a stale copy from a cache.
       this.video.append(el("track", { kind: entry.kind, srclang: entry.language,
-        label: trackLabel(entry), src: `${entry.urls.vtt}?revision=${entry.revision}` }));
+        label: trackLabel(entry), src: withToken(`${entry.urls.vtt}?revision=${entry.revision}`) }));
       this.menu.append(new Option(trackLabel(entry), entry.language));
     }
     const first = this.entries.find((e) => e.language === preferred) || this.entries[0];

@@ -1,4 +1,4 @@
-// The upload page: pick or drop a file, say what is spoken, send it with a real progress bar
+// The upload form of the home page: pick or drop a file, say what is spoken, send it with a real progress bar
 // (bytes sent), then go to the video's page. Everything here is what `curl` can do too.
 import { apiKey, errorMessage, formatBytes, getJSON, keyRefused, setApiKey } from "./api.js";
 
@@ -9,6 +9,7 @@ const fileInfo = document.getElementById("file-info");
 const language = document.getElementById("language");
 const translate = document.getElementById("translate");
 const hotwords = document.getElementById("hotwords");
+const privateBox = document.getElementById("private");
 const keyField = document.getElementById("key-field");
 const keyInput = document.getElementById("api_key");
 const send = document.getElementById("send");
@@ -118,6 +119,7 @@ function upload(file) {
   const targets = [...translate.querySelectorAll("input:checked")].map((box) => box.value);
   if (targets.length) params.set("translate_to", targets.join(","));
   if (hotwords.value.trim()) params.set("hotwords", hotwords.value.trim());
+  if (privateBox.checked) params.set("private", "true");
   request = new XMLHttpRequest();
   request.open("POST", "/v1/videos?" + params.toString());
   if (apiKey()) request.setRequestHeader("Authorization", "Bearer " + apiKey());

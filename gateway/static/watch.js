@@ -1,6 +1,8 @@
 // The watch page: the video, its caption tracks, the transcript panel that follows playback,
 // and the caption editor. It knows the video only through the JSON API.
-import { apiKey, el, errorMessage, getJSON, keyRefused, setApiKey } from "./api.js";
+import {
+  apiKey, authHeaders, el, errorMessage, getJSON, keyRefused, setApiKey, setReadToken, withToken,
+} from "./api.js";
 import { Editor } from "./editor.js";
 import { Player, trackLabel } from "./player.js";
 import { highlight, renderCues, unsureWords } from "./transcript.js";
@@ -240,8 +242,28 @@ window.addEventListener("beforeunload", (event) => {
   if (editor && editor.changed) event.preventDefault();
 });
 
+// A private video: the page's ?token= reads it; the holder of the API key gets a token issued
+// for the player (a <video> or <track> cannot send the key).
+async function issueToken() {
+  try {
+    const response = await fetch(`${base}/token`, { method: "POST", headers: authHeaders() });
+    if (!response.ok) return false;
+    setReadToken((await response.json()).token);
+    return true;
+  } catch (error) {
+    return false;
+  }
+}
+
 async function start() {
-  const [infoAnswer, statusAnswer] = await Promise.all([getJSON("/v1/info"), getJSON(base)]);
+  const given = new URLSearchParams(window.location.search).get("token");
+  if (given) setReadToken(given);
+  let [infoAnswer, statusAnswer] = await Promise.all([getJSON("/v1/info"), getJSON(base)]);
+  if (!given && statusAnswer.status === 404 && (await issueToken())) {
+    statusAnswer = await getJSON(base); // private, and this tab holds the key
+  } else if (!given && statusAnswer.ok && statusAnswer.body.private) {
+    await issueToken();
+  }
   if (infoAnswer.ok) info = infoAnswer.body;
   if (!statusAnswer.ok) {
     title.textContent = statusAnswer.status === 404 ? "No such video" : "This video cannot be shown";
@@ -252,7 +274,7 @@ async function start() {
   status = statusAnswer.body;
   title.textContent = status.name || videoId;
   document.title = `${title.textContent} · autocaption`;
-  if (status.source_url) video.src = status.source_url;
+  if (status.source_url) video.src = withToken(status.source_url);
   showStatus();
 }
 

@@ -90,6 +90,13 @@ def add_parser(commands: Any) -> None:
     )
     add_option(
         serve,
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="addresses of the proxies whose X-Forwarded-For names the client (for tokens bound "
+        "to an IP); default 127.0.0.1, '*' trusts any",
+    )
+    add_option(
+        serve,
         "--translators",
         default="firefox",
         help="text translators (as `stream`'s): the subtitle languages uploads may ask for, and "
@@ -162,6 +169,8 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
         log_config=None,  # our logging setup (text or JSON) stays in charge
         access_log=False,  # the gateway logs each request itself
         timeout_graceful_shutdown=30,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
     )
     # uvicorn handles SIGTERM (stop accepting, finish requests) and then raises it again under
     # the handler it found; with this one in place, a graceful stop exits 0, as `stream` does.

@@ -5,8 +5,9 @@ Kafka broker and the real Whisper weights.
 The whole loop a reviewer goes through: upload through `/` with the progress shown, the watch
 page plays and its transcript panel follows playback, a cue edited and saved persists after a
 reload, a save that conflicts with someone else's says so, and cue text holding markup stays
-text (never runs) in the panel and the editor. Screenshots of the three pages at laptop and
-phone width go to `test-artifacts/`.
+text (never runs) in the panel and the editor; the home page lists the library, and a private
+upload plays on its page with a token while a stranger is told there is no such video.
+Screenshots of the pages at laptop and phone width go to `test-artifacts/`.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def site(
 ) -> Iterator[Site]:
     storage = str(tmp_path_factory.mktemp("site"))
     prefix = f"pg{uuid.uuid4().hex[:6]}."
-    processes = stream_and_gateway(bootstrap_servers, storage, real_model, prefix, KEY)
+    processes = stream_and_gateway(
+        bootstrap_servers, storage, real_model, prefix, KEY, "", "--signing-key", "k" * 40
+    )
     with processes as (_, gateway), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
@@ -286,6 +289,52 @@ def test_a_persons_markup_shows_in_the_panel_and_survives_the_editor(
     assert "<v Roger Bingham>We are in <i>New York</i> City</v>" in vtt
     assert site.problems == []
     page.close()
+
+
+def test_a_private_upload_plays_with_a_token_and_the_home_page_lists_the_library(
+    site: Site, watch_url: str
+) -> None:
+    page = site.page()
+    page.goto(f"{site.url}/")
+    page.wait_for_selector("#language option[value='fr']", state="attached")
+    assert "API key" in page.locator("#library-note").inner_text()  # the list needs the key
+    page.fill("#api_key", KEY)
+    page.locator("#api_key").dispatch_event("change")
+    page.wait_for_selector("#videos li a")
+    page.set_input_files("#file", str(REALSPEECH / "jfk.flac"))
+    page.check("#private")
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url("**/watch/*", timeout=60_000)
+    _wait(page, "document.querySelector('video').src.includes('token=')")
+    _wait(page, "document.querySelector('video').readyState >= 1", 60)  # the player reads it
+    _wait_for_cues(page)
+    assert "country" in page.locator("#cues").inner_text()
+    _wait(page, "[...document.querySelectorAll('track')].some(t => t.src.includes('token='))")
+    private_url = page.url
+    page.close()
+    stranger = site.page()  # no key in this tab, no token in the link
+    stranger.goto(private_url)
+    _wait(stranger, "document.querySelector('h1').textContent === 'No such video'")
+    stranger.close()
+    home = site.page()
+    home.goto(f"{site.url}/")
+    home.fill("#api_key", KEY)
+    home.locator("#api_key").dispatch_event("change")
+    home.wait_for_selector("#videos li .badge.private")
+    first = home.locator("#videos li").first
+    assert "jfk.flac" in first.inner_text() and "Private" in first.inner_text()
+    assert "Ready" in first.inner_text() and "en" in first.inner_text()
+    assert home.locator("#videos li").count() >= 3
+    home.fill("#q", "ej-fra")
+    _wait(home, "document.querySelectorAll('#videos li').length === 1")
+    assert "ej-fra.m4a" in home.locator("#videos li").inner_text()
+    home.fill("#q", "")
+    _wait(home, "document.querySelectorAll('#videos li').length >= 3")
+    _assert_accessible(home)
+    _screenshot(home, "library")
+    home.set_viewport_size(PHONE)
+    _assert_accessible(home)
+    home.close()
 
 
 def test_pages_send_a_strict_content_security_policy(site: Site) -> None:
