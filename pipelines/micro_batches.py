@@ -74,7 +74,8 @@ def run_micro_batches(
     `max_batches` / `idle_exit_s` end the loop early (tests, draining); by default it runs
     until a signal asks it to stop."""
     shutdown = shutdown or Shutdown()
-    if not wait_for_topics(settings.kafka, settings.topics.service, stop=lambda: shutdown.requested):
+    topics = settings.topics.service
+    if not wait_for_topics(settings.kafka, topics, stop=lambda: shutdown.requested):
         return 0  # asked to stop while waiting
     planner = BatchPlanner(settings.kafka, topics=[settings.topics.uploaded])
     batches = 0
