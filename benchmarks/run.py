@@ -2,7 +2,8 @@
 
     .venv/bin/python -m benchmarks.run [--quick] [--only SECTION,...]
 
-Sections: throughput, translation, memory, latency, control, fleet, profile (all by default).
+Sections: throughput, translation, memory, latency, control, fleet, library, profile (all by
+default).
 
 throughput: `autocaption caption` against faster-whisper alone, time and word error rate, on a
 10-minute talk and on 43 short clips; translation: what pt-BR subtitles add to the talk's
@@ -10,9 +11,11 @@ captioning, and chrF of sentence-by-sentence against cue-by-cue translation; mem
 and the last cue of a 2-hour talk;
 latency: the stream service's overhead over pure transcription; control: uploads per second
 through the stream service (micro model); fleet: one stream worker against two, as live uploads
-and as a backfill through the fleet; profile: where ours spends its time. Everything but
-the control plane runs the real Whisper base weights. A full run (no --only) rewrites
-BENCHMARKS.md, with the hand-written reading in benchmarks/findings.md appended.
+and as a backfill through the fleet; library: a page of a 10,000-video library on S3 and on a
+folder, a delete, and signed webhook deliveries a second; profile: where ours spends its time.
+Everything but the control plane and the library runs the real Whisper base weights. A full run
+(no --only) rewrites BENCHMARKS.md, with the hand-written reading in benchmarks/findings.md
+appended.
 """
 
 from __future__ import annotations
@@ -25,10 +28,27 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import fleet, memory, profile_caption, stream_latency, throughput, translation
+from benchmarks import (
+    fleet,
+    library,
+    memory,
+    profile_caption,
+    stream_latency,
+    throughput,
+    translation,
+)
 from benchmarks.measure import REPO, Row, Section, log, machine
 
-SECTIONS = ("throughput", "translation", "memory", "latency", "control", "fleet", "profile")
+SECTIONS = (
+    "throughput",
+    "translation",
+    "memory",
+    "latency",
+    "control",
+    "fleet",
+    "library",
+    "profile",
+)
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
 
 
@@ -41,6 +61,7 @@ def plan(quick: bool) -> dict[str, Callable[[Path], Section]]:
         "latency": lambda work: stream_latency.run_latency(work, uploads=10 if quick else 20),
         "control": lambda work: stream_latency.run_control(work, uploads=200 if quick else 500),
         "fleet": lambda work: fleet.run(work / "fleet"),
+        "library": lambda work: library.run(work, videos=2_000 if quick else 10_000),
         "profile": profile_caption.run,
     }
 

@@ -9,6 +9,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +24,7 @@ class Received:
 
     events: list[dict[str, Any]] = field(default_factory=list)  # accepted, first time each
     ids: set[str] = field(default_factory=set)
+    times: list[float] = field(default_factory=list)  # time.monotonic() of each accepted
     repeats: int = 0  # a webhook-id seen again (a retry of a POST whose answer was lost)
     forged: int = 0  # a signature that did not verify (answered 401)
     refused: int = 0  # answered with `status` while told to fail
@@ -99,6 +101,7 @@ class Receiver:
                 return 204
             self.received.ids.add(message_id)
             self.received.events.append({"webhook_id": message_id, **json.loads(body)})
+            self.received.times.append(time.monotonic())
             return self.status
 
     def count(self) -> int:

@@ -3,13 +3,15 @@
 A video is in the library through two small objects (`connectors.storage.layout`):
 
     library/videos/<id>.json                  its record: name, upload time, private or not
-    library/recent/<inverted ms>~<id>~<name>  its entry in the index, whose keys sort newest
-                                              first, so a page is one LIST from a cursor
+    library/recent/<inverted ms>~<id>~<o|p>~<name>
+                                              its entry in the index, whose keys sort newest
+                                              first and hold what a list shows (time, id,
+                                              private or not, name): a page is one LIST from a
+                                              cursor and a manifest read per video
 
-The gateway writes both at upload; the stream service writes them for a video whose event came
-from elsewhere (`autocaption publish`), unless they exist. The record is the truth: an index
-entry whose record is gone or names another entry (a crash between the two writes, a re-upload)
-is skipped when listed.
+The gateway writes both at upload (the record first); the stream service writes them for a
+video whose event came from elsewhere (`autocaption publish`), unless they exist. A re-upload
+removes the older entry; a delete removes both.
 
 A delete leaves one object, the tombstone `library/deleted/<id>.json` with the time of the
 delete. A job that was captioning the video when it was deleted, or a replay of its upload
@@ -43,12 +45,15 @@ from schemas.manifest import Manifest
 
 # Reads of one page's records and manifests run side by side (object stores answer in
 # parallel; a page of 50 is then a few round trips, not 100).
-_READERS: Final = ThreadPoolExecutor(16, thread_name_prefix="library-read")
+_READERS: Final = ThreadPoolExecutor(32, thread_name_prefix="library-read")
+_CHUNK: Final = 25
 STATUSES: Final = ("processing", "ready", "failed")
 # A filtered page examines at most this many videos (each a manifest read) before it answers
 # with what it found and a cursor to go on from: a page's cost is bounded, like DynamoDB's
 # filtered scans.
 MAX_EXAMINED: Final = 200
+# A search reads at most this many index keys (ten LISTs) a page, on the same terms.
+MAX_SCANNED_KEYS: Final = 10_000
 _JSON: Final = "application/json"
 
 
@@ -87,7 +92,17 @@ class VideoRecord:
 
     @property
     def index_key(self) -> str:
-        return recent_key(self.uploaded_ms, self.video_id, library_name(self.name))
+        return recent_key(self.uploaded_ms, self.video_id, library_name(self.name), self.private)
+
+    @classmethod
+    def from_index_key(cls, key: str) -> VideoRecord | None:
+        """The record an index key holds; None for a key that is not one."""
+        parsed = parse_recent_key(key)
+        if parsed is None:
+            return None
+        ms, video_id, private, name = parsed
+        moment = datetime.fromtimestamp(ms / 1000, UTC)
+        return cls(video_id, name, precise_timestamp(moment), private)
 
     def to_json(self) -> bytes:
         document = {
@@ -120,11 +135,11 @@ def is_private(store: ObjectStore, video_id: str) -> bool:
 
 
 def register(store: ObjectStore, record: VideoRecord) -> None:
-    """Put the video in the library (an upload): its index entry, then its record (the
-    truth). A re-upload's older entry is removed."""
+    """Put the video in the library (an upload): its record, then its index entry. A
+    re-upload's older entry is removed."""
     old = record_of(store, record.video_id)
-    store.put_bytes(record.index_key, record.to_json(), _JSON)
     store.put_bytes(record_key(record.video_id), record.to_json(), _JSON)
+    store.put_bytes(record.index_key, record.to_json(), _JSON)
     if old is not None and old.index_key != record.index_key:
         store.delete(old.index_key)
 
@@ -172,22 +187,24 @@ def list_videos(
 
     Unfiltered, a page is one LIST of `limit` + 1 keys and a record and manifest read per
     video, whatever page it is. `search` (a case-insensitive part of the name) is matched on
-    the index keys themselves; `status` needs each video's manifest, so a filtered page
-    examines at most `MAX_EXAMINED` videos and may hold fewer than `limit` with a cursor to go
-    on from."""
+    the index keys themselves (at most `MAX_SCANNED_KEYS` a page); `status` needs each video's
+    manifest (at most `MAX_EXAMINED` a page). A filtered page may so hold fewer than `limit`
+    videos, with a cursor to go on from."""
     if status is not None and status not in STATUSES:
         raise ValueError(f"status is one of {', '.join(STATUSES)}")
     needle = search.lower()
     videos: list[Listed] = []
     examined = 0
+    scanned = 0
     cursor = after
     while True:
         filtered = bool(needle) or status is not None
         want = 1000 if filtered else limit - len(videos) + 1
         keys = store.list_page(RECENT_PREFIX, cursor, want)
-        candidates = [(k, p) for k in keys if (p := parse_recent_key(k)) is not None]
+        scanned += len(keys)
+        candidates = [(k, r) for k in keys if (r := VideoRecord.from_index_key(k)) is not None]
         if needle:
-            candidates = [(k, p) for k, p in candidates if needle in p[2].lower()]
+            candidates = [(k, r) for k, r in candidates if needle in r.name.lower()]
         last_page = len(keys) < want
         for key, listed in _read_in_order(store, candidates):
             examined += 1
@@ -203,24 +220,19 @@ def list_videos(
         if last_page:
             return Page(videos, None)
         cursor = keys[-1]
+        if scanned >= MAX_SCANNED_KEYS:
+            return Page(videos, cursor)
 
 
 def _read_in_order(
-    store: ObjectStore, candidates: list[tuple[str, tuple[int, str, str]]]
+    store: ObjectStore, candidates: list[tuple[str, VideoRecord]]
 ) -> Iterator[tuple[str, Listed | None]]:
-    """(index key, the video or None for a stale entry) for each candidate, in order, read 16
-    at a time."""
-    for start in range(0, len(candidates), 16):
-        chunk = candidates[start : start + 16]
-        read = _READERS.map(lambda kp: _listed(store, kp[0], kp[1][1]), chunk)
+    """(index key, the video) for each candidate, in order, their manifests read
+    `_CHUNK` at a time."""
+    for start in range(0, len(candidates), _CHUNK):
+        chunk = candidates[start : start + _CHUNK]
+        read = _READERS.map(lambda kr: Listed(kr[1], stored_manifest(store, kr[1].video_id)), chunk)
         yield from zip((k for k, _ in chunk), read, strict=True)
-
-
-def _listed(store: ObjectStore, key: str, video_id: str) -> Listed | None:
-    record = record_of(store, video_id)
-    if record is None or record.index_key != key:
-        return None  # a stale entry: a crash between writes, or a re-upload's older one
-    return Listed(record, stored_manifest(store, video_id))
 
 
 # --- delete -----------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ Layout under a store (docs/architecture.md, "Storage"):
     captions/<video_id>/pending/<lang>.json        a track being made again on request
     library/videos/<video_id>.json        the library's record of a video: name, upload time,
                                           private or not (library.catalog)
-    library/recent/<inverted ms>~<video_id>~<name>  the library's index, newest first
+    library/recent/<inverted ms>~<video_id>~<o|p>~<name>  the library's index, newest first
+                                          (o: public, p: private)
     library/deleted/<video_id>.json       a deleted video's tombstone: all a delete leaves
 
 Keys are checked in one place (`validate_key`); a bad key, bucket or URL is a programming or
@@ -149,27 +150,31 @@ def tombstone_key(video_id: str) -> str:
     return f"{LIBRARY_ROOT}/deleted/{validate_video_id(video_id)}.json"
 
 
-def recent_key(uploaded_ms: int, video_id: str, name: str) -> str:
-    """`library/recent/<inverted ms>~<video_id>~<name>`: one entry of the library's index.
-    Keys sort newest first; '~' is in neither a video id nor a stored file name."""
+def recent_key(uploaded_ms: int, video_id: str, name: str, private: bool = False) -> str:
+    """`library/recent/<inverted ms>~<video_id>~<o|p>~<name>`: one entry of the library's
+    index, holding what a list shows without reading another object. Keys sort newest first;
+    '~' is in neither a video id nor a stored file name."""
     if not 0 <= uploaded_ms <= _NEWEST_FIRST_MS:
         raise ValueError(f"not a time in milliseconds: {uploaded_ms!r}")
     single_segment(name, "file name")
     if "~" in name:
         raise ValueError(f"a library name has no '~': {name!r}")
     inverted = _NEWEST_FIRST_MS - uploaded_ms
-    return f"{RECENT_PREFIX}{inverted:013d}~{validate_video_id(video_id)}~{name}"
+    flag = "p" if private else "o"
+    return f"{RECENT_PREFIX}{inverted:013d}~{validate_video_id(video_id)}~{flag}~{name}"
 
 
-def parse_recent_key(key: str) -> tuple[int, str, str] | None:
-    """(upload time in ms, video id, name) of an index key; None for anything else."""
+def parse_recent_key(key: str) -> tuple[int, str, bool, str] | None:
+    """(upload time in ms, video id, private, name) of an index key; None for anything
+    else."""
     if not key.startswith(RECENT_PREFIX):
         return None
     inverted, _, rest = key[len(RECENT_PREFIX) :].partition("~")
-    video_id, _, name = rest.partition("~")
-    if not (inverted.isdigit() and len(inverted) == 13 and video_id and name):
+    video_id, _, rest = rest.partition("~")
+    flag, _, name = rest.partition("~")
+    if not (inverted.isdigit() and len(inverted) == 13 and video_id and flag in "op" and name):
         return None
-    return _NEWEST_FIRST_MS - int(inverted), video_id, name
+    return _NEWEST_FIRST_MS - int(inverted), video_id, flag == "p", name
 
 
 def _language(code: str) -> str:

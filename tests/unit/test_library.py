@@ -60,7 +60,13 @@ def test_index_keys_sort_newest_first_and_parse_back() -> None:
     older = recent_key(1_000, "a", "x.mp4")
     newer = recent_key(2_000, "b", "y.mp4")
     assert newer < older
-    assert parse_recent_key(newer) == (2_000, "b", "y.mp4")
+    assert parse_recent_key(newer) == (2_000, "b", False, "y.mp4")
+    assert parse_recent_key(recent_key(3_000, "c", "z.mp4", private=True)) == (
+        3_000,
+        "c",
+        True,
+        "z.mp4",
+    )
     assert parse_recent_key("library/recent/garbage") is None
     with pytest.raises(ValueError):
         recent_key(1, "a", "x~y.mp4")
@@ -127,10 +133,11 @@ def test_a_reupload_moves_the_video_to_the_top_and_its_old_entry_is_gone(
     assert not ensure_registered(store, _record("a", 4_000))  # a record is there: kept
 
 
-def test_a_stale_index_entry_is_skipped(store: FileStore) -> None:
-    register(store, _record("a", 1_000))
-    store.put_bytes(recent_key(5_000, "ghost", "x.mp4"), b"{}")  # no record names it
-    assert [v.record.video_id for v in list_videos(store).videos] == ["a"]
+def test_the_index_alone_says_what_a_list_shows(store: FileStore) -> None:
+    register(store, _record("a", 1_000, "Talk.mp4", private=True))
+    store.put_bytes("library/recent/not-an-entry", b"{}")  # written by hand: skipped
+    (listed,) = list_videos(store).videos
+    assert listed.record == _record("a", 1_000, "Talk.mp4", private=True)
 
 
 def test_a_delete_leaves_only_the_tombstone(store: FileStore) -> None:
