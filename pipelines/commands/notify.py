@@ -42,12 +42,11 @@ def add_parser(commands: Any) -> None:
         metavar="URL",
         help="an endpoint (http or https); repeat for several; they share --secret",
     )
-    add_option(
-        notify,
+    notify.add_argument(
         "--secret",
-        default=None,
+        default=env_default("webhook_secret", None),
         help="the endpoints' signing secret: whsec_<base64> or at least 24 bytes of text; "
-        "env AUTOCAPTION_SECRET",
+        "env AUTOCAPTION_WEBHOOK_SECRET",
     )
     notify.add_argument(
         "--endpoints",
