@@ -19,7 +19,10 @@ import httpx
 import pytest
 
 from connectors.media import ffmpeg_exe
+from connectors.storage import open_store
+from connectors.storage.layout import upload_key
 from schemas.deletions import VideoDeleted
+from tests.cli_process import run_cli
 from tests.gateway_process import Gateway, stream_and_gateway
 from tests.paths import REALSPEECH
 from tests.stream_service import Service, collect, publish
@@ -198,6 +201,29 @@ def test_a_video_deleted_while_it_is_transcribed_stays_deleted_even_when_its_eve
     stack.upload("mid", REALSPEECH / "jfk.flac")
     stack.wait_for("mid")
     assert stack.listing(limit=1)["videos"][0]["video_id"] == "mid"
+
+
+def test_a_backfill_after_a_delete_captions_the_video_as_a_new_one(
+    stack: Stack, real_model: Path, tmp_path: Path
+) -> None:
+    stack.upload("again", REALSPEECH / "jfk.flac")
+    stack.wait_for("again")
+    assert stack.client.delete("/v1/videos/again", headers=AUTH).status_code == 204
+    # the file comes back into the library, as an import does, and a backfill runs over it
+    source = open_store(stack.storage).put_file(
+        upload_key("again", "jfk.flac"), REALSPEECH / "jfk.flac"
+    )
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"video_id": "again", "source": source}) + "\n")
+    result = run_cli(
+        "backfill", "--manifest", str(rows), "--storage", stack.storage, "--model",
+        str(real_model), "--skip-existing", "--report", str(tmp_path / "report.parquet"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    stack.wait_for("again", timeout_s=10)
+    assert "again" in [v["video_id"] for v in stack.listing(q="jfk", limit=100)["videos"]]
+    vtt = stack.client.get("/v1/videos/again/captions/en.vtt")
+    assert "your country" in " ".join(vtt.text.lower().split())
 
 
 def test_a_private_video_is_read_only_with_a_valid_token_and_never_cached_publicly(
