@@ -23,6 +23,8 @@ import yaml
 from captions.cues import Cue
 from connectors.storage.file_store import FileStore
 from devtools.services import free_port, wait_for_port
+from gateway.tokens import TokenKeys, issue
+from library.catalog import VideoRecord, register
 from library.revisions import commit_generated
 from schemas.manifest import Manifest
 from tests.gateway_process import Gateway, serving
@@ -330,7 +332,7 @@ def test_an_edit_reaches_viewers_through_the_cache_within_its_max_age(
 ) -> None:
     """deploy/nginx.conf for real, in front of a real gateway (caption max-age 2 s): the cache
     serves a track, keeps serving it right after an edit, and serves the edit once the max-age
-    has passed."""
+    has passed; a private video's track is never stored nor served from it."""
     nginx = _tool("nginx", "nginx-light")
     storage = FileStore(tmp_path / "storage")
     manifest = Manifest.ready(
@@ -339,10 +341,15 @@ def test_an_edit_reaches_viewers_through_the_cache_within_its_max_age(
     storage.put_bytes("videos/clip/clip.mp4", b"\x00\x00\x00\x18ftypmp42")
     storage.put_bytes("captions/clip/manifest.json", manifest.to_json().encode())
     commit_generated(storage, "clip", "en", [Cue(1.0, 2.0, ("first words",), ())], kind="captions")
+    register(storage, VideoRecord("secret", "secret.mp4", "2026-12-07T10:00:00.000Z", True))
+    storage.put_bytes("captions/secret/manifest.json", manifest.to_json().encode())
+    cue = [Cue(1.0, 2.0, ("private words",), ())]
+    commit_generated(storage, "secret", "en", cue, kind="captions")
     prefix = f"cache{uuid.uuid4().hex[:6]}."
+    signing_key = "n" * 32
     gateway = Gateway(bootstrap_servers, str(storage.root), f"{prefix}video.uploaded",
                       "--updated-topic", f"{prefix}captions.updated", "--create-topics",
-                      "--caption-max-age", "2")  # fmt: skip
+                      "--caption-max-age", "2", "--signing-key", signing_key)  # fmt: skip
     port = free_port()
     conf = NGINX_CONF.read_text()
     conf = conf.replace("/var/cache/nginx/autocaption", str(tmp_path / "cache"))
@@ -379,6 +386,15 @@ def test_an_edit_reaches_viewers_through_the_cache_within_its_max_age(
                 assert time.monotonic() - cached_at < 2 + 1.5, fresh.headers.get("x-cache-status")
                 time.sleep(0.1)
             assert fresh.headers["x-cache-status"] in ("EXPIRED", "MISS", "REVALIDATED")
+            # a private video through the same cache: never stored, never served from it
+            secret = f"http://127.0.0.1:{port}/v1/videos/secret/captions/en.vtt"
+            token, _ = issue(TokenKeys((signing_key,)), "secret", 60)
+            for _ in range(3):
+                assert httpx.get(secret).status_code == 404
+                answer = httpx.get(secret, params={"token": token})
+                assert answer.status_code == 200 and "private words" in answer.text
+                assert answer.headers["cache-control"].startswith("private")
+                assert answer.headers["x-cache-status"] == "BYPASS"
         finally:
             cache.terminate()
             cache.wait(10)
