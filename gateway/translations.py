@@ -10,10 +10,12 @@ error in the list.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from gateway.caption_documents import track_files
 from gateway.context import Gateway
 from gateway.publishing import announce
+from library.catalog import precise_timestamp, purge, tombstone_of
 from library.pending import settle_pending
 from library.revisions import current_track
 from library.translations import FollowResult, follow_correction, translate_track
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 def follow_in_background(gateway: Gateway, video_id: str, language: str) -> None:
     """Make the machine translations of the video's `language` track again, from its current
     revision (a person's edit of a translation is left alone: it shows as stale)."""
-    gateway.background.submit(_follow, gateway, video_id, language)
+    gateway.background.submit(_unless_deleted, _follow, gateway, video_id, language)
 
 
 def translate_in_background(
@@ -35,7 +37,18 @@ def translate_in_background(
 ) -> None:
     """Translate the video's current `source` track into `target`; the pending mark of request
     `event_id` is settled when done (removed, or `failed` with the error)."""
-    gateway.background.submit(_translate, gateway, video_id, source, target, event_id)
+    args = (gateway, video_id, source, target, event_id)
+    gateway.background.submit(_unless_deleted, _translate, *args)
+
+
+def _unless_deleted(job: Callable[..., None], gateway: Gateway, video_id: str, *args: str) -> None:
+    """Run `job`; a video deleted meanwhile stays deleted: what the job wrote is taken back
+    (as the stream service's write step does)."""
+    asked = precise_timestamp()
+    job(gateway, video_id, *args)
+    tombstone = tombstone_of(gateway.store, video_id)
+    if tombstone is not None and tombstone.covers(asked):
+        purge(gateway.store, video_id, uploads=False, before=tombstone.deleted_at)
 
 
 def _follow(gateway: Gateway, video_id: str, language: str) -> None:

@@ -156,7 +156,9 @@ class Notifier:
             if error.code() != KafkaError._PARTITION_EOF:
                 log.warning("notify: %s", error)
             return
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        topic, partition, offset = message.topic() or "", message.partition(), message.offset()
+        if partition is None or offset is None:
+            return
         raw_key = message.key()
         video = raw_key.decode("utf-8", "replace") if raw_key else f"{topic}/{partition}"
         delivery = _Delivery(topic, partition, offset, video, message.value() or b"")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import builtins
 import fcntl
 import hashlib
 import os
@@ -169,7 +170,9 @@ class FileStore:
                     keys.append(key)
         return iter(sorted(keys))
 
-    def list_page(self, prefix: str, start_after: str = "", limit: int = 1000) -> list[str]:
+    def list_page(
+        self, prefix: str, start_after: str = "", limit: int = 1000
+    ) -> builtins.list[str]:
         """Like S3's ListObjectsV2 with StartAfter; a flat folder (the library's index) is
         read with one `scandir` and no walk."""
         validate_prefix(prefix)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import threading
 from collections.abc import Iterator
@@ -210,7 +211,9 @@ class S3Store:
                         keys.append(key)
         return iter(sorted(keys))
 
-    def list_page(self, prefix: str, start_after: str = "", limit: int = 1000) -> list[str]:
+    def list_page(
+        self, prefix: str, start_after: str = "", limit: int = 1000
+    ) -> builtins.list[str]:
         validate_prefix(prefix)
         base = f"{self.prefix}/" if self.prefix else ""
         request: dict[str, Any] = {

@@ -6,6 +6,7 @@ conditional write (`put_if`) that finds the object not as expected raises `Preco
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,7 +85,9 @@ class ObjectStore(Protocol):
         """Keys starting with `prefix` (a plain string prefix), sorted."""
         ...
 
-    def list_page(self, prefix: str, start_after: str = "", limit: int = 1000) -> list[str]:
+    def list_page(
+        self, prefix: str, start_after: str = "", limit: int = 1000
+    ) -> builtins.list[str]:
         """At most `limit` keys starting with `prefix` that sort after `start_after`, sorted:
         one page of a listing, costing one request however many keys come before it."""
         ...
