@@ -96,7 +96,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         """What a client needs before it uploads: whether writes need an API key (and whether
         the key this request carries is one), the size limits, the languages Whisper speaks
         (code, English name, native name), the subtitle languages the translators make (by native
-        name) and the caption formats every track is served in."""
+        name), the caption formats every track is served in, and whether it issues playback
+        tokens (so a private upload can be watched in its pages)."""
         return answer(
             GatewayInfo(
                 api_key_required=bool(settings.api_keys),
@@ -117,6 +118,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                     for f in TRACK_FORMATS
                     if f.cues
                 ],
+                issues_tokens=settings.tokens.can_issue,
             )
         )
 

@@ -234,6 +234,9 @@ class GatewayInfo(BaseModel):
     translate_to: list[TranslationTarget]  # the subtitle languages the translators make
     translators: list[str]  # the configured text translators, in order of preference
     formats: list[FormatEntry]  # the caption formats every track is served in
+    # whether the gateway issues playback tokens (a signing key): a private upload can then be
+    # watched in its pages
+    issues_tokens: bool = False
 
 
 class Health(BaseModel):

@@ -373,7 +373,7 @@ def topics(args: argparse.Namespace) -> Topics:
         args.ready_topic,
         args.failed_topic,
         args.updated_topic,
-        args.deleted_topic,
+        getattr(args, "deleted_topic", "video.deleted"),  # commands without the option
     )
 
 

@@ -55,6 +55,8 @@ async function loadInfo() {
   info = answer.body;
   keyField.hidden = !info.api_key_required;
   keyInput.value = apiKey();
+  // private videos play in the pages only with tokens, which need the gateway's signing key
+  document.getElementById("private-field").hidden = !info.issues_tokens;
   const names = [...info.languages].sort((a, b) => a.name.localeCompare(b.name, "en"));
   for (const lang of names) {
     const label = lang.native_name === lang.name ? lang.name : `${lang.name} (${lang.native_name})`;
