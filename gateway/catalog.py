@@ -31,18 +31,16 @@ from gateway.responses import (
     PRECONDITION_FAILED,
     UNAVAILABLE,
     ApiError,
-    CaptionFormat,
     ErrorDetail,
     PlaybackToken,
     TokenRequest,
-    Track,
     VideoList,
     VideoSummary,
     answer,
     error_responses,
 )
 from gateway.tokens import MAX_TTL_S, issue
-from gateway.videos import status_etag, video_status
+from gateway.videos import status_etag, track_links, video_status
 from library.catalog import (
     STATUSES,
     Listed,
@@ -54,8 +52,6 @@ from library.catalog import (
     tombstone_of,
 )
 from schemas.deletions import VideoDeleted
-from schemas.formats import is_caption_format
-from schemas.ids import is_language_code
 
 log = logging.getLogger("autocaption.gateway")
 router = APIRouter()
@@ -122,13 +118,9 @@ def _summary(base: str, listed: Listed) -> VideoSummary:
     record, manifest = listed.record, listed.manifest
     ready = manifest is not None and manifest.status == "ready"
     video_url = f"{base}/v1/videos/{record.video_id}"
-    refs = [
-        t
-        for t in (manifest.tracks if ready and manifest else ())
-        if is_caption_format(t.format) and is_language_code(t.language) and t.status == "ready"
-    ]
+    tracks = track_links(video_url, manifest)
     spoken = manifest.language if ready and manifest else None
-    languages = sorted({t.language for t in refs}, key=lambda lang: (lang != spoken, lang))
+    languages = sorted({t.language for t in tracks}, key=lambda lang: (lang != spoken, lang))
     error = manifest.error if manifest is not None and not ready else None
     return VideoSummary(
         video_id=record.video_id,
@@ -139,15 +131,7 @@ def _summary(base: str, listed: Listed) -> VideoSummary:
         language=spoken,
         duration_s=manifest.duration_s if ready and manifest else None,
         languages=languages,
-        tracks=[
-            Track(
-                language=t.language,
-                kind=t.kind,
-                format=CaptionFormat(t.format),
-                url=f"{video_url}/captions/{t.language}.{t.format}",
-            )
-            for t in refs
-        ],
+        tracks=tracks,
         error=ErrorDetail(code=str(error.code), message=error.message) if error else None,
         status_url=video_url,
         watch_url=f"{base}/watch/{record.video_id}",

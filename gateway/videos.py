@@ -44,6 +44,7 @@ from library.catalog import record_of
 from library.videos import stored_manifest, upload_key_of
 from schemas.formats import KEPT_FORMAT, TRACK_FORMATS, is_caption_format
 from schemas.ids import is_language_code
+from schemas.manifest import Manifest
 
 router = APIRouter()
 
@@ -164,22 +165,29 @@ def video_status(store: ObjectStore, video_id: str, base: str) -> VideoStatus:
         status="processing" if manifest is None else manifest.status,
         language=manifest.language if ready and manifest else None,
         duration_s=manifest.duration_s if ready and manifest else None,
-        tracks=[
-            Track(
-                language=t.language,
-                kind=t.kind,
-                format=CaptionFormat(t.format),
-                url=f"{video_url}/captions/{t.language}.{t.format}",
-            )
-            for t in (manifest.tracks if ready and manifest else ())
-            if is_caption_format(t.format) and is_language_code(t.language)
-        ],
+        tracks=track_links(video_url, manifest),
         error=ErrorDetail(code=str(error.code), message=error.message) if error else None,
         source_url=f"{video_url}/source" if upload else None,
         watch_url=f"{base}/watch/{video_id}",
         private=record is not None and record.private,
         uploaded_at=record.uploaded_at if record else None,
     )
+
+
+def track_links(video_url: str, manifest: Manifest | None) -> list[Track]:
+    """The origin's URL of each ready caption track of a ready video."""
+    if manifest is None or manifest.status != "ready":
+        return []
+    return [
+        Track(
+            language=t.language,
+            kind=t.kind,
+            format=CaptionFormat(t.format),
+            url=f"{video_url}/captions/{t.language}.{t.format}",
+        )
+        for t in manifest.tracks
+        if is_caption_format(t.format) and is_language_code(t.language) and t.status == "ready"
+    ]
 
 
 def status_etag(status: VideoStatus) -> str:
