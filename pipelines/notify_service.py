@@ -251,7 +251,9 @@ class Notifier:
         body = json.dumps(
             {
                 "type": event_type,
-                "timestamp": event.get("occurred_at") or event.get("completed_at"),
+                "timestamp": event.get("occurred_at")
+                or event.get("completed_at")
+                or event.get("failed_at"),
                 "data": event,
             },
             separators=(",", ":"),
