@@ -232,7 +232,9 @@ def webhooks(bootstrap: str, work: Path, events: int, section: Section) -> None:
     prefix = f"wh{uuid.uuid4().hex[:6]}."
     topics = {k: prefix + k for k in ("ready", "failed", "updated", "deleted", "dead")}
     ensure_topics(KafkaConfig(bootstrap), list(topics.values()))
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    # Idempotent: a plain producer may reorder a partition's messages when it retries (a
+    # topic just created has no leader yet), and the order is what this measures.
+    producer = Producer(KafkaConfig(bootstrap).producer_config(**{"linger.ms": 5}))
     for n in range(events):
         video = f"v{n % 100:03d}"
         event = {"event_id": str(uuid.uuid4()), "video_id": video, "seq": n // 100}
