@@ -8,6 +8,8 @@ import fcntl
 import hashlib
 import os
 import shutil
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +31,12 @@ from connectors.storage.store import (
 # the file system's clock tick look alike). Bigger ones (videos) are not read to answer a stat.
 HASHED_ETAG_MAX_BYTES = 4 * 2**20
 
+# A folder's listing is kept while the folder's modification time stays the same, once that time
+# is this far behind the clock: a change within the file system's clock tick after a listing
+# could otherwise leave the time as it was.
+_SETTLED_NS = 2_000_000_000
+_LISTINGS_KEPT = 8
+
 
 class FileStore:
     """An `ObjectStore` in a local directory; directories are created as needed.
@@ -42,6 +50,8 @@ class FileStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
         self.url = self.root.as_uri()
+        self._listings: dict[Path, tuple[tuple[int, int], builtins.list[str], frozenset[str]]] = {}
+        self._listings_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"FileStore({str(self.root)!r})"
@@ -174,21 +184,16 @@ class FileStore:
         self, prefix: str, start_after: str = "", limit: int = 1000
     ) -> builtins.list[str]:
         """Like S3's ListObjectsV2 with StartAfter; a flat folder (the library's index) is
-        read with one `scandir` and no walk."""
+        read with one `scandir` (kept while the folder is unchanged) and no walk."""
         validate_prefix(prefix)
         folder, _, stem = prefix.rpartition("/")
         start = self.root / folder if folder else self.root
         if not start.is_dir() or (folder and not self._inside(start)):
             return []
         base = f"{folder}/" if folder else ""
-        nested = False
-        names: list[str] = []
-        with os.scandir(start) as entries:
-            for entry in entries:
-                if entry.name.startswith(stem) and not PARTIAL_RE.match(entry.name):
-                    names.append(entry.name)
-                    nested = nested or entry.is_dir(follow_symlinks=False)
-        names.sort()
+        all_names, folders = self._listing(start)
+        names = [n for n in all_names if n.startswith(stem)] if stem else all_names
+        nested = any(n in folders for n in names) if folders else False
         if nested:  # keys below folders: the general walk
             keys = [k for k in self.list(prefix) if k > start_after]
             return keys[:limit]
@@ -196,6 +201,35 @@ class FileStore:
         if start_after and not start_after.startswith(base):
             page = names if start_after < base else []
         return [base + name for name in page[:limit]]
+
+    def _listing(self, folder: Path) -> tuple[builtins.list[str], frozenset[str]]:
+        """A folder's entry names, sorted (partial writes left out), and which are folders.
+
+        One `scandir` costs about 2.5 ms per 1,000 entries; the result is kept while the
+        folder's modification time is unchanged (an entry added, renamed into place or removed
+        changes it), so paging a library that is not being written to reads the folder once."""
+        before = os.stat(folder)
+        stamp = (before.st_ino, before.st_mtime_ns)
+        with self._listings_lock:
+            kept = self._listings.get(folder)
+        if kept is not None and kept[0] == stamp:
+            return kept[1], kept[2]
+        scanned_at = time.time_ns()
+        names: builtins.list[str] = []
+        folders: set[str] = set()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not PARTIAL_RE.match(entry.name):
+                    names.append(entry.name)
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.add(entry.name)
+        names.sort()
+        if scanned_at - before.st_mtime_ns >= _SETTLED_NS:
+            with self._listings_lock:
+                if len(self._listings) >= _LISTINGS_KEPT:
+                    self._listings.clear()
+                self._listings[folder] = (stamp, names, frozenset(folders))
+        return names, frozenset(folders)
 
     def _inside(self, path: Path) -> bool:
         resolved = path.resolve()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from pathlib import Path
 
@@ -83,6 +84,21 @@ def test_a_folder_lists_a_page_after_a_key(store: FileStore) -> None:
     assert store.list_page("library/none/", "", 5) == []
     store.put_bytes("library/deep/x/y", b"")  # a nested folder: the general walk
     assert store.list_page("library/deep/", "", 5) == ["library/deep/x/y"]
+
+
+def test_a_kept_folder_listing_sees_every_later_change(store: FileStore) -> None:
+    for name in ("a", "b"):
+        store.put_bytes(f"library/recent/{name}", b"")
+    folder = store.root / "library" / "recent"
+    settled = time.time_ns() - 10_000_000_000
+    os.utime(folder, ns=(settled, settled))  # last changed 10 s ago: the listing is kept
+    assert store.list_page(RECENT_PREFIX) == ["library/recent/a", "library/recent/b"]
+    assert store.list_page(RECENT_PREFIX) == ["library/recent/a", "library/recent/b"]
+    store.put_bytes("library/recent/c", b"")  # within the same second as the listing
+    store.delete("library/recent/a")
+    assert store.list_page(RECENT_PREFIX) == ["library/recent/b", "library/recent/c"]
+    store.put_bytes("library/recent/d", b"")  # a folder changed just now is read each time
+    assert store.list_page(RECENT_PREFIX)[-1] == "library/recent/d"
 
 
 def test_pages_go_newest_first_and_an_upload_between_pages_moves_nothing(
