@@ -39,7 +39,7 @@ from schemas.errors import ErrorCode, Failure
 from schemas.events import UploadRequest
 from schemas.ids import derived_event_id
 from transforms import progress
-from transforms.domain import CaptionResult, is_reusable, result_from_manifest
+from transforms.domain import CaptionResult, failed_result, is_reusable, result_from_manifest
 from transforms.settings import CaptionOptions
 
 log = logging.getLogger("autocaption.backfill")
@@ -216,13 +216,4 @@ def _result(
     except ValueError:
         code = ErrorCode.INTERNAL
     failure = Failure(request.video_id, code, str(error.get("message", "")))
-    return CaptionResult(
-        video_id=request.video_id,
-        source=request.source,
-        status="failed",
-        manifest_uri="",
-        failure=failure,
-        processing_s=seconds,
-        request=request,
-        model=model,
-    )
+    return failed_result(request, failure, seconds, model)

@@ -164,6 +164,22 @@ class CaptionResult:
     changes: tuple[TrackChange, ...] = ()  # revisions this answer made (storage with revisions)
 
 
+def failed_result(
+    request: UploadRequest, failure: Failure, processing_s: float = 0.0, model: str = ""
+) -> CaptionResult:
+    """The answer to an upload that made nothing: `captions.failed` with why."""
+    return CaptionResult(
+        video_id=request.video_id,
+        source=request.source,
+        status="failed",
+        manifest_uri="",
+        failure=failure,
+        processing_s=processing_s,
+        request=request,
+        model=model,
+    )
+
+
 def is_reusable(manifest: Manifest, request: UploadRequest, options: CaptionOptions) -> bool:
     """Whether an existing manifest answers `request`: ready, for the same source, pipeline
     version, model and vocabulary, and the captions were not asked for again."""

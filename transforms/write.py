@@ -48,6 +48,7 @@ from transforms.domain import (
     CaptionResult,
     VideoFailed,
     VideoTranscripts,
+    failed_result,
     requested_languages,
     targets_of,
     vocabulary_for,
@@ -143,15 +144,7 @@ def deleted_result(request: UploadRequest, *, started: float = 0.0) -> CaptionRe
         "the video was deleted after this upload; nothing was kept",
         request.source,
     )
-    return CaptionResult(
-        video_id=request.video_id,
-        source=request.source,
-        status="failed",
-        manifest_uri="",
-        failure=failure,
-        request=request,
-        processing_s=time.time() - started if started else 0.0,
-    )
+    return failed_result(request, failure, time.time() - started if started else 0.0)
 
 
 @dataclass(frozen=True)
