@@ -193,7 +193,7 @@ class FileStore:
         base = f"{folder}/" if folder else ""
         all_names, folders = self._listing(start)
         names = [n for n in all_names if n.startswith(stem)] if stem else all_names
-        nested = any(n in folders for n in names) if folders else False
+        nested = not folders.isdisjoint(names)
         if nested:  # keys below folders: the general walk
             keys = [k for k in self.list(prefix) if k > start_after]
             return keys[:limit]
@@ -224,12 +224,13 @@ class FileStore:
                     if entry.is_dir(follow_symlinks=False):
                         folders.add(entry.name)
         names.sort()
+        listing = names, frozenset(folders)
         if scanned_at - before.st_mtime_ns >= _SETTLED_NS:
             with self._listings_lock:
                 if len(self._listings) >= _LISTINGS_KEPT:
                     self._listings.clear()
-                self._listings[folder] = (stamp, names, frozenset(folders))
-        return names, frozenset(folders)
+                self._listings[folder] = (stamp, *listing)
+        return listing
 
     def _inside(self, path: Path) -> bool:
         resolved = path.resolve()
