@@ -77,6 +77,9 @@ def caption_entry(
         label=native_name(lang),
         kind=kind,
         generated=meta.generated if meta else True,
+        maker=meta.maker if meta else "model",  # type: ignore[arg-type]
+        aligned=meta.alignment[0] if meta and meta.alignment else None,
+        interpolated=meta.alignment[1] if meta and meta.alignment else None,
         status=pending.status if pending else "ready",
         revision=meta.revision if meta else None,
         etag=track.etag if track else None,

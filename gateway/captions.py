@@ -24,7 +24,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from captions.reading import CaptionFileError, read_caption_file
-from connectors.storage.layout import pending_key, revision_key
+from captions.scripts import MAX_SCRIPT_BYTES, ScriptError, script_text
+from connectors.storage.layout import pending_key, revision_key, script_key
 from connectors.storage.store import ObjectStore, PreconditionFailed
 from connectors.translators import same_language
 from connectors.translators.routes import refuse_reason, route_for
@@ -39,6 +40,7 @@ from gateway.caption_documents import (
 from gateway.context import Gateway, gateway_of, require_api_key
 from gateway.origin import IMMUTABLE_CACHE, etag_matches, quoted
 from gateway.params import (
+    TRANSCRIPT_BODY,
     bounded_body,
     check_format,
     check_language,
@@ -299,6 +301,85 @@ def generate(
         video_id=video_id, language=lang, status="generating", captions_url=url
     )
     return answer(accepted, status_code=202, headers={"Location": url})
+
+
+@router.post(
+    "/v1/videos/{video_id}/captions/{lang}/align",
+    status_code=202,
+    response_model=GenerateAccepted,
+    responses=error_responses(400, 401, 404, 409, 412, 413, 428, 503),
+    openapi_extra=TRANSCRIPT_BODY,
+)
+async def align(video_id: str, lang: str, request: Request) -> JSONResponse:
+    """Time these words to the speech: the track becomes exactly the given words (spelling,
+    casing and punctuation kept), timed by aligning them to the audio with the Whisper model,
+    laid out under the language's caption rules: a new revision (`generated` false, maker
+    `aligned`), made current unless a person saves another revision meanwhile; then
+    `captions.updated`. `If-Match` names the revision the words replace (`*`: whichever is
+    current); without a track yet, `If-None-Match: *`."""
+    require_api_key(request)
+    check_video_id(video_id)
+    lang = check_language(lang)
+    body = await bounded_body(request, MAX_SCRIPT_BYTES, "a transcript")
+    if_match, if_none_match = preconditions(request)
+    try:
+        script_text(body)
+    except ScriptError as exc:
+        raise ApiError(400, INVALID_REQUEST, str(exc)) from None
+    if not is_whisper_language(lang):
+        raise ApiError(400, INVALID_REQUEST, f"Whisper cannot hear {lang!r}: nothing to align to")
+    gateway = gateway_of(request)
+    await run_in_threadpool(_ask_alignment, gateway, video_id, lang, body, if_match, if_none_match)
+    url = f"{gateway.base_url(request)}/v1/videos/{video_id}/captions"
+    accepted = GenerateAccepted(
+        video_id=video_id, language=lang, status="generating", captions_url=url
+    )
+    return answer(accepted, status_code=202, headers={"Location": url})
+
+
+def _ask_alignment(
+    gateway: Gateway,
+    video_id: str,
+    lang: str,
+    body: bytes,
+    if_match: str | None,
+    if_none_match: bool,
+) -> UploadRequest:
+    """Check the preconditions, keep the words, publish the upload event that aligns them."""
+    store = gateway.store
+    manifest = _ready(store, video_id)
+    current = current_track(store, video_id, lang)
+    if if_match is None and not if_none_match:
+        message = "name the revision these words replace (If-Match), or If-None-Match: *"
+        raise ApiError(428, PRECONDITION_REQUIRED, message)
+    if current is not None and (if_none_match or if_match not in ("*", current.etag)):
+        raise ApiError(412, PRECONDITION_FAILED, f"the {lang} track changed since that ETag")
+    if current is None and if_match is not None:
+        raise ApiError(412, PRECONDITION_FAILED, f"there is no {lang} track to replace")
+    if upload_key_of(store, video_id) is None:
+        raise ApiError(404, NOT_FOUND, f"the upload of video {video_id!r} is gone")
+    event_id = str(uuid.uuid4())
+    key = script_key(video_id, f"{lang}-{event_id}.txt")
+    store.put_bytes(key, body, "text/plain; charset=utf-8")
+    hotwords, initial_prompt = manifest.vocabulary or (None, None)
+    event = UploadRequest(
+        video_id=video_id,
+        source=manifest.source or "",
+        language=lang,
+        event_id=event_id,
+        occurred_at=precise_timestamp(),
+        hotwords=hotwords,
+        initial_prompt=initial_prompt,
+        regenerate=True,
+        transcript=store.uri(key),
+    )
+    mark_pending(store, video_id, lang, event_id)
+    try:
+        publish_or_503(gateway, event, "the event broker is unavailable; retry")
+    except ApiError:
+        store.delete(pending_key(video_id, lang))
+        raise
+    return event
 
 
 @router.get(

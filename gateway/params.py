@@ -4,6 +4,8 @@ caption format, the revision, the preconditions of a write and the size of a bod
 
 from __future__ import annotations
 
+from typing import Final
+
 from fastapi import Request
 
 from gateway.responses import INVALID_REQUEST, NOT_FOUND, PAYLOAD_TOO_LARGE, ApiError
@@ -71,3 +73,18 @@ async def bounded_body(request: Request, limit: int, what: str) -> bytes:
         if len(body) > limit:
             raise ApiError(413, PAYLOAD_TOO_LARGE, f"{what} is at most {limit} bytes")
     return bytes(body)
+
+
+# The OpenAPI body of a transcript (the words to align to the speech).
+TRANSCRIPT_BODY: Final = {
+    "requestBody": {
+        "required": True,
+        "description": "The words of the track as they must read: plain UTF-8 text, WebVTT or "
+        "SubRip (a caption file's times are ignored; its words are kept).",
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "text/vtt": {"schema": {"type": "string"}},
+            "application/x-subrip": {"schema": {"type": "string"}},
+        },
+    }
+}

@@ -145,11 +145,20 @@ class TrackSourceDoc(BaseModel):
     via: str | None = None  # the language it went through ("en")
 
 
+class TranscriptAccepted(BaseModel):
+    transcript_id: str  # for POST /v1/videos?transcript_id=...
+    words: int  # the words it holds (split at spaces)
+
+
 class CaptionEntry(BaseModel):
     language: str
     label: str  # the language's name in itself: "Deutsch", "日本語"
     kind: Literal["captions", "subtitles"]
     generated: bool  # made by a model (true) or a person (false)
+    # who made it: a model, a person, or a person's words timed by alignment ("aligned")
+    maker: Literal["model", "person", "aligned"] = "model"
+    aligned: int | None = None  # an aligned track: words alignment placed
+    interpolated: int | None = None  # an aligned track: words with no speech, interpolated
     status: Literal["ready", "generating", "failed"]
     revision: int | None
     etag: str | None  # for If-Match

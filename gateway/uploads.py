@@ -8,6 +8,7 @@ The key is checked before a byte of the body is read; the body streams into a bo
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from email.message import Message
 from typing import Annotated
 
@@ -15,19 +16,28 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from connectors.storage.layout import content_type_for, manifest_key, upload_key, uploads_prefix
+from captions.scripts import MAX_SCRIPT_BYTES, ScriptError, script_text
+from connectors.storage.layout import (
+    content_type_for,
+    manifest_key,
+    script_key,
+    staged_transcript_key,
+    upload_key,
+    uploads_prefix,
+)
 from connectors.storage.spool import UploadSpool
 from connectors.storage.store import ObjectStore
 from connectors.translators.routes import refuse_reason
 from gateway.context import gateway_of, require_api_key
 from gateway.media_types import SNIFF_BYTES, safe_file_name, sniff_extension
-from gateway.params import check_language, check_video_id
+from gateway.params import TRANSCRIPT_BODY, bounded_body, check_language, check_video_id
 from gateway.publishing import publish_or_503
 from gateway.responses import (
     INVALID_REQUEST,
     PAYLOAD_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
+    TranscriptAccepted,
     UploadAccepted,
     answer,
     error_responses,
@@ -88,6 +98,14 @@ async def upload_video(
         bool,
         Query(description="every read of the video needs a playback token or the API key"),
     ] = False,
+    transcript_id: Annotated[
+        str | None,
+        Query(
+            description="a transcript sent first with POST /v1/transcripts: the captions then "
+            "hold exactly its words, timed by aligning them to the speech",
+            pattern=TRANSCRIPT_ID_PATTERN,
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Store the body under `videos/<video_id>/<name>` and publish `video.uploaded`."""
     gateway = gateway_of(request)
@@ -107,6 +125,8 @@ async def upload_video(
         raise ApiError(400, INVALID_REQUEST, f"translate_to: {refused}")
     vocabulary = (hotwords, initial_prompt)
     _event(store, video_id, "upload", language, translate, vocabulary, private=private)
+    if transcript_id is not None and not store.exists(staged_transcript_key(transcript_id)):
+        raise ApiError(400, INVALID_REQUEST, f"no transcript {transcript_id!r} was sent")
     with UploadSpool(limit, settings.tmp_dir) as spool:
         head = b""
         extension: str | None = None
@@ -127,6 +147,9 @@ async def upload_video(
     event = _event(
         store, video_id, file_name, language, translate, vocabulary, source, private=private
     )
+    if transcript_id is not None:
+        script = await run_in_threadpool(_take_transcript, store, video_id, transcript_id)
+        event = replace(event, transcript=script)
     record = VideoRecord(video_id, file_name, event.occurred_at or precise_timestamp(), private)
     await run_in_threadpool(register, store, record)
     unavailable = "the upload was stored but the event broker is unavailable; retry"
@@ -167,6 +190,42 @@ def _event(
         )
     except CaptionError as exc:  # the event's own rule, said of the request's parameter
         raise ApiError(400, INVALID_REQUEST, exc.message) from None
+
+
+TRANSCRIPT_ID_PATTERN = "^t[0-9a-f]{32}$"
+
+
+@router.post(
+    "/v1/transcripts",
+    status_code=201,
+    response_model=TranscriptAccepted,
+    tags=["videos"],
+    responses=error_responses(400, 401, 413),
+    openapi_extra=TRANSCRIPT_BODY,
+)
+async def send_transcript(request: Request) -> JSONResponse:
+    """Keep a transcript for the upload that follows (`POST /v1/videos?transcript_id=...`):
+    plain UTF-8 text, WebVTT or SubRip, at most 4 MiB; checked to hold words."""
+    require_api_key(request)
+    body = await bounded_body(request, MAX_SCRIPT_BYTES, "a transcript")
+    try:
+        words = len(script_text(body).split())
+    except ScriptError as exc:
+        raise ApiError(400, INVALID_REQUEST, str(exc)) from None
+    transcript_id = f"t{uuid.uuid4().hex}"
+    store = gateway_of(request).store
+    key = staged_transcript_key(transcript_id)
+    await run_in_threadpool(store.put_bytes, key, body, "text/plain; charset=utf-8")
+    return answer(TranscriptAccepted(transcript_id=transcript_id, words=words), status_code=201)
+
+
+def _take_transcript(store: ObjectStore, video_id: str, transcript_id: str) -> str:
+    """The staged transcript moved under the video (a delete of the video removes it)."""
+    staged = staged_transcript_key(transcript_id)
+    key = script_key(video_id, f"upload-{transcript_id}.txt")
+    store.put_bytes(key, store.get_bytes(staged), "text/plain; charset=utf-8")
+    store.delete(staged)
+    return store.uri(key)
 
 
 def _sniffed(head: bytes) -> str:

@@ -22,6 +22,7 @@ import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Final, Literal
 
 from captions.cues import Cue
@@ -227,6 +228,64 @@ def commit_generated(
     raise RuntimeError(f"the {language} track of {video_id!r} kept changing; not committed")
 
 
+def commit_aligned(
+    store: ObjectStore,
+    video_id: str,
+    language: str,
+    cues: Sequence[Cue],
+    *,
+    alignment: tuple[int, int],
+    asked_at: str | None,
+    formats: Sequence[str] = CAPTION_FORMATS,
+    manifest: bool = True,
+) -> TrackChange | None:
+    """A person's words timed by alignment (a supplied transcript, or an edit re-timed): a
+    new revision that is not a model's (`generated` false, maker "aligned"), made current,
+    unless a person saved a revision after the alignment was asked for (`asked_at`, a UTC
+    timestamp): that later edit stays current. None when the current revision is an
+    alignment with these very cues (a replay): nothing is made. `alignment`: (words placed by
+    alignment, words interpolated)."""
+    body = write_vtt(cues, language)
+    claimed: tuple[TrackMeta, str] | None = None
+    for _ in range(ATTEMPTS):
+        current = current_track(store, video_id, language)
+        if current is not None and claimed is None:
+            if current.meta.alignment is not None and without_meta(current.text) == body:
+                sync_track(store, video_id, language, formats=formats, manifest=manifest)
+                return None
+            _keep(store, video_id, current)
+        if claimed is None:
+            kind = current.meta.kind if current is not None else "captions"
+            claimed = _claim(
+                store, video_id, language, cues, generated=False, kind=kind, alignment=alignment
+            )
+        meta, text = claimed
+        if current is not None and _edited_after(current.meta, asked_at):
+            return TrackChange(language, "replaced", meta, False)
+        try:
+            etag = _replace_current(store, video_id, language, text, current)
+        except PreconditionFailed:
+            continue  # the track moved meanwhile: look again
+        made = CurrentTrack(language, etag, meta, text)
+        sync_track(store, video_id, language, formats=formats, manifest=manifest, known=made)
+        return TrackChange(language, "replaced", meta, True, etag)
+    raise RuntimeError(f"the {language} track of {video_id!r} kept changing; not committed")
+
+
+def _edited_after(meta: TrackMeta, asked_at: str | None) -> bool:
+    """Whether `meta` is a person's own revision (not an alignment) made after `asked_at`."""
+    if meta.generated or meta.alignment is not None or asked_at is None:
+        return False
+    try:
+        return _moment(meta.updated_at) > _moment(asked_at)
+    except ValueError:
+        return False
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def sync_track(
     store: ObjectStore,
     video_id: str,
@@ -314,6 +373,9 @@ def track_refs(
                 meta.generated,
                 meta.updated_at,
                 meta.source,
+                maker="aligned" if meta.alignment is not None else None,
+                aligned=meta.alignment[0] if meta.alignment is not None else None,
+                interpolated=meta.alignment[1] if meta.alignment is not None else None,
             )
         )
     return refs
@@ -358,12 +420,13 @@ def _claim(
     generated: bool,
     kind: Literal["captions", "subtitles"],
     source: TrackSource | None = None,
+    alignment: tuple[int, int] | None = None,
 ) -> tuple[TrackMeta, str]:
     """A new revision written under the next free number, claimed by a conditional create."""
     kept = _kept_numbers(store, video_id, language)
     number = max(kept, default=0) + 1
     for _ in range(ATTEMPTS * 5):
-        meta = TrackMeta(number, generated, kind, utc_timestamp(), source)
+        meta = TrackMeta(number, generated, kind, utc_timestamp(), source, alignment)
         text = write_vtt(cues, language, [meta.note()])
         try:
             key = revision_key(video_id, language, number)

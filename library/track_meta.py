@@ -14,6 +14,7 @@ from schemas.updates import CaptionsUpdated
 _META_RE: Final = re.compile(
     r"^NOTE autocaption revision=(\d{1,9}) generated=(true|false) kind=(captions|subtitles) "
     r"updated_at=(\S{1,40})"
+    r"(?: maker=(aligned) aligned=(\d{1,9}) interpolated=(\d{1,9}))?"
     r"(?: source=([A-Za-z0-9-]{2,35})@(\d{1,9}) translator=([\w.:/+-]{1,200})"
     r"(?: via=([A-Za-z-]{2,35}))?)?"
     r"\n\n?",
@@ -32,6 +33,17 @@ class TrackMeta:
     kind: Literal["captions", "subtitles"]
     updated_at: str
     source: TrackSource | None = None  # a translation's source (a person's edit keeps it)
+    # a person's words timed by alignment: how many words alignment placed, how many it
+    # interpolated (no speech to align to); None: a model's or a person's own revision
+    alignment: tuple[int, int] | None = None
+
+    @property
+    def maker(self) -> str:
+        """Who made the revision: "model", "person", or "aligned" (a person's words, timed by
+        aligning them to the speech)."""
+        if self.alignment is not None:
+            return "aligned"
+        return "model" if self.generated else "person"
 
     def note(self) -> str:
         generated = "true" if self.generated else "false"
@@ -39,6 +51,8 @@ class TrackMeta:
             f"NOTE autocaption revision={self.revision} generated={generated} "
             f"kind={self.kind} updated_at={self.updated_at}"
         )
+        if self.alignment is not None:
+            note += f" maker=aligned aligned={self.alignment[0]} interpolated={self.alignment[1]}"
         if self.source is not None:
             source = self.source
             note += f" source={source.language}@{source.revision} translator={source.translator}"
@@ -75,7 +89,8 @@ def read_track_meta(vtt: str) -> TrackMeta | None:
     match = _META_RE.search(vtt, 0, 2048)
     if match is None:
         return None
-    revision, generated, kind, updated_at, language, number, translator, via = match.groups()
+    revision, generated, kind, updated_at, maker, aligned, interpolated, *rest = match.groups()
+    language, number, translator, via = rest
     source = TrackSource(language, int(number), translator, via) if language else None
     return TrackMeta(
         int(revision),
@@ -83,6 +98,7 @@ def read_track_meta(vtt: str) -> TrackMeta | None:
         kind,  # type: ignore[arg-type]
         updated_at,
         source,
+        (int(aligned), int(interpolated)) if maker else None,
     )
 
 

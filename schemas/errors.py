@@ -20,6 +20,8 @@ class ErrorCode(StrEnum):
     # the video was deleted while it was being captioned, or its upload event was replayed
     # after the delete: nothing is written (captions.failed only)
     VIDEO_DELETED = "video_deleted"
+    # the upload's transcript (the words to align) cannot be read or holds no words
+    INVALID_TRANSCRIPT = "invalid_transcript"
     # one translated track, not the video: no translator makes the pair, its model could not
     # be loaded, or it failed on the text
     UNSUPPORTED_PAIR = "unsupported_pair"

@@ -105,6 +105,11 @@ class TrackRef:
     # A translation that could not be made: "failed" with its error, and no file at `uri`.
     status: Literal["ready", "failed"] = "ready"
     error: ErrorDetail | None = None
+    # an aligned track (a person's words timed to the speech): "aligned", and how many of its
+    # words alignment placed and how many were interpolated (no speech to align to)
+    maker: Literal["aligned"] | None = None
+    aligned: int | None = None
+    interpolated: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -113,7 +118,10 @@ class TrackRef:
             "format": self.format,
             "uri": self.uri,
         }
-        for name in ("key", "revision", "generated", "updated_at"):
+        for name in ("key", "revision", "generated", "maker", "aligned", "interpolated"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        for name in ("updated_at",):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         if self.source is not None:
@@ -139,6 +147,9 @@ class TrackRef:
             None if source is None else TrackSource.from_dict(source),
             d.get("status", "ready"),
             None if error is None else ErrorDetail.from_dict(error),
+            d.get("maker"),
+            d.get("aligned"),
+            d.get("interpolated"),
         )
 
 
@@ -187,6 +198,8 @@ class UploadRequest:
     initial_prompt: str | None = None
     regenerate: bool = False  # captions asked for again (the captions API's generate)
     private: bool = False  # reads need a signed token (the gateway's private videos)
+    # a storage URI of the words to align (`captions.scripts`): the track holds exactly them
+    transcript: str | None = None
 
     def __post_init__(self) -> None:
         if self.language == "auto":
@@ -221,6 +234,8 @@ class UploadRequest:
             event["hotwords"] = self.hotwords
         if self.initial_prompt is not None:
             event["initial_prompt"] = self.initial_prompt
+        if self.transcript is not None:
+            event["transcript"] = self.transcript
         if self.regenerate:
             event["regenerate"] = True
         if self.private:
@@ -251,6 +266,7 @@ def parse_upload_event(raw: bytes | str) -> UploadRequest:
         initial_prompt=document.get("initial_prompt"),
         regenerate=bool(document.get("regenerate", False)),
         private=document.get("private") is True,
+        transcript=document.get("transcript"),
     )
 
 

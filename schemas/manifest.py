@@ -36,6 +36,8 @@ class Manifest:
     cues: int | None
     # (hotwords, initial prompt) the model was given; None: none (or an older manifest)
     vocabulary: tuple[str | None, str | None] | None = None
+    # a video captioned from a supplied transcript: what alignment did (see manifest.v1.json)
+    alignment: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tracks", tuple(self.tracks))
@@ -57,6 +59,7 @@ class Manifest:
         pipeline_version: str = PIPELINE_VERSION,
         created_at: str | None = None,
         vocabulary: tuple[str | None, str | None] | None = None,
+        alignment: dict[str, Any] | None = None,
     ) -> Manifest:
         """The manifest of a captioned video."""
         return cls(
@@ -72,6 +75,7 @@ class Manifest:
             pipeline_version,
             cues,
             vocabulary if vocabulary and any(vocabulary) else None,
+            alignment,
         )
 
     @classmethod
@@ -122,6 +126,8 @@ class Manifest:
         if self.vocabulary is not None:
             hotwords, initial_prompt = self.vocabulary
             out["vocabulary"] = {"hotwords": hotwords, "initial_prompt": initial_prompt}
+        if self.alignment is not None:
+            out["alignment"] = self.alignment
         return out
 
     def to_json(self) -> str:
@@ -146,6 +152,7 @@ class Manifest:
             d["pipeline_version"],
             d["cues"],
             _vocabulary(d.get("vocabulary")),
+            d.get("alignment"),
         )
 
     @classmethod

@@ -1,10 +1,12 @@
 """`CaptionVideos`: the one composite every pipeline uses, upload request -> caption result.
 
     requests -> ReuseExisting -> DecodeAndChunk -> [SpreadChunks] -> Transcribe
-             -> AssembleVideo -> BatchVideos -> Translate -> WriteTracks -> results
+             -> AssembleVideo -> AlignScripts -> BatchVideos -> Translate -> WriteTracks
+             -> results
 
-One file per step (`decode.py`, `transcribe.py`, `assemble.py`, `translate.py`, `write.py`),
-each a thin DoFn over pure functions; the values between them are in `domain.py`. A bad video
+One file per step (`decode.py`, `transcribe.py`, `assemble.py`, `align.py`, `translate.py`,
+`write.py`), each a thin DoFn over pure functions; the values between them are in `domain.py`.
+A bad video
 becomes a `Failure` that travels the same path and ends as a `failed` manifest; a translation
 that cannot be made fails alone; nothing here raises for bad input.
 """
@@ -15,6 +17,7 @@ from typing import Any
 
 import apache_beam as beam
 
+from transforms.align import AlignScripts
 from transforms.assemble import AssembleVideo
 from transforms.decode import REUSED, SUMMARY, DecodeAndChunk, ReuseExisting
 from transforms.settings import CaptionOptions
@@ -49,6 +52,7 @@ class CaptionVideos(beam.PTransform):
             # typed so the state key (the job) gets a deterministic coder
             | "Parts" >> beam.Flatten().with_output_types(tuple[str, Any])
             | "AssembleVideo" >> beam.ParDo(AssembleVideo(options))
+            | "AlignScripts" >> beam.ParDo(AlignScripts(options))
             # the sentences of several videos go to each translator together
             | "BatchVideos"
             >> beam.BatchElements(min_batch_size=1, max_batch_size=options.translate_batch)

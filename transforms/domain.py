@@ -126,6 +126,32 @@ class TranslatedTrack:
 
 
 @dataclass(frozen=True)
+class AlignmentReport:
+    """What aligning a supplied transcript did: its URI, its words, how many alignment placed
+    and how many it interpolated (no speech to align to), and the speech left without words
+    ((start, end, what the model heard) each)."""
+
+    transcript: str
+    words: int
+    aligned: int
+    interpolated: int
+    uncaptioned: tuple[tuple[float, float, str], ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        """As the manifest's `alignment` (at most 1000 stretches of uncaptioned speech)."""
+        return {
+            "transcript": self.transcript,
+            "words": self.words,
+            "aligned": self.aligned,
+            "interpolated": self.interpolated,
+            "uncaptioned": [
+                {"start": round(a, 3), "end": round(max(a, b), 3), "heard": heard[:2000]}
+                for a, b, heard in self.uncaptioned[:1000]
+            ],
+        }
+
+
+@dataclass(frozen=True)
 class VideoTranscripts:
     """Every transcript of one video (one per task, transcription first) and, after the
     translate step, its text translations."""
@@ -135,6 +161,7 @@ class VideoTranscripts:
     transcripts: tuple[Transcript, ...]
     started: float = 0.0
     translations: tuple[TranslatedTrack, ...] = ()
+    alignment: AlignmentReport | None = None  # the spoken track is a supplied transcript
 
 
 @dataclass(frozen=True)
@@ -190,6 +217,7 @@ def is_reusable(manifest: Manifest, request: UploadRequest, options: CaptionOpti
         and manifest.pipeline_version == PIPELINE_VERSION
         and manifest.model == options.whisper.model_label
         and (manifest.vocabulary or (None, None)) == vocabulary_for(request, options)
+        and (manifest.alignment or {}).get("transcript") == request.transcript
         and set(targets_of(request, options)) <= _ready_languages(manifest)
     )
 

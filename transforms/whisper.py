@@ -38,6 +38,7 @@ from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 from faster_whisper.vad import get_vad_model
 
 from captions.line_breaks import SENTENCE_END
+from captions.scripts import is_unspaced
 from schemas.transcript import Segment, Word, join_words
 from transforms.chunks import WINDOW, ChunkAudio
 from transforms.domain import Chunk, ChunkTranscript
@@ -419,3 +420,68 @@ class SileroVad:
         )
         self._context = windows[-1, -SILERO_CONTEXT:].copy()
         return np.asarray(out).reshape(-1)
+
+
+def force_align(
+    model: WhisperModel,
+    windows: list[tuple[np.ndarray, list[tuple[str, bool]]]],
+    language: str,
+) -> list[list[tuple[float, float, float]]]:
+    """Written words forced onto their audio: for each window (16 kHz int16 samples, at most
+    30 s; its words as (text, space before)), each word's (start, end, probability) in seconds
+    from the window's start.
+
+    The same cross-attention alignment that times the words the model writes
+    (`WhisperModel.find_alignment`), given the written words' tokens instead of decoded ones:
+    each word is tokenized alone, with its space, so its tokens are its own.
+    """
+    if not windows:
+        return []
+    multilingual = model.model.is_multilingual
+    said = language if multilingual else "en"
+    tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language=said)
+    spaced_start = not is_unspaced(language)  # Whisper's first word then has its space too
+    room = 448 - len(tokenizer.sot_sequence) - 1
+    tokens: list[list[int]] = []
+    lengths: list[list[int]] = []
+    for k, (_, words) in enumerate(windows):
+        pieces = [
+            tokenizer.encode((" " if spaced or (n == 0 and spaced_start) else "") + text)
+            for n, (text, spaced) in enumerate(words)
+        ]
+        if sum(map(len, pieces)) > room:
+            raise ValueError(f"window {k}: its words take more than {room} tokens")
+        tokens.append([t for piece in pieces for t in piece])
+        lengths.append([len(piece) for piece in pieces])
+    features = np.stack(
+        [
+            pad_or_trim(model.feature_extractor(audio.astype(np.float32) / 32768.0)[..., :-1])
+            for audio, _ in windows
+        ]
+    )
+    frames = [
+        math.ceil(len(audio) / model.feature_extractor.sampling_rate) * model.frames_per_second
+        for audio, _ in windows
+    ]
+    encoder_output = model.encode(features)
+    results = model.model.align(
+        encoder_output, tokenizer.sot_sequence, tokens, frames, median_filter_width=7
+    )
+    out = []
+    for result, counts in zip(results, lengths, strict=True):
+        pairs = result.alignments
+        text_indices = np.array([pair[0] for pair in pairs])
+        time_indices = np.array([pair[1] for pair in pairs])
+        jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)
+        jump_times = time_indices[jumps] / model.tokens_per_second
+        bounds = np.pad(np.cumsum(counts), (1, 0))
+        probs = np.asarray(result.text_token_probs, dtype=np.float64)
+        timed = []
+        for n in range(len(counts)):
+            a, b = int(bounds[n]), int(bounds[n + 1])
+            start = float(jump_times[min(a, len(jump_times) - 1)])
+            end = float(jump_times[min(b, len(jump_times) - 1)])
+            prob = float(probs[a:b].mean()) if b > a and len(probs) >= b else 0.0
+            timed.append((start, max(start, end), prob))
+        out.append(timed)
+    return out

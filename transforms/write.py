@@ -36,7 +36,7 @@ from library.catalog import (
     tombstone_of,
 )
 from library.pending import settle_pending
-from library.revisions import commit_generated, current_track, sync_manifest
+from library.revisions import commit_aligned, commit_generated, current_track, sync_manifest
 from library.track_meta import TrackChange
 from library.videos import read_manifest
 from schemas.errors import ErrorCode, Failure, failure_from_exception
@@ -156,6 +156,7 @@ class _Track:
     kind: Literal["captions", "subtitles"]
     translator: str | None = None  # None: the spoken language's captions
     via: str | None = None
+    alignment: tuple[int, int] | None = None  # a supplied transcript: (aligned, interpolated)
 
     def source(self, spoken: str, revision: int) -> TrackSource | None:
         if self.translator is None:
@@ -175,7 +176,9 @@ def _laid_out(element: VideoTranscripts, options: CaptionOptions) -> list[_Track
         rules = rules_for_language(transcript.language, options.rules)
         cues = layout_cues(transcript.words, rules, transcript.duration_s)
         if transcript.task == "transcribe":
-            tracks.append(_Track(transcript.language, cues, "captions"))
+            report = element.alignment
+            aligned = None if report is None else (report.aligned, report.interpolated)
+            tracks.append(_Track(transcript.language, cues, "captions", alignment=aligned))
         else:
             tracks.append(_Track(transcript.language, cues, "subtitles", WHISPER))
     made = {track.language for track in tracks}
@@ -231,8 +234,19 @@ def _write_plain(
             key = caption_key(request.video_id, f"{track.language}.{fmt}", root)
             bodies.append((key, write_caption_track(fmt, track.cues, track.language)))
             source = track.source(spoken, 1)  # a plain folder keeps no revisions: the first
+            counts = track.alignment
             tracks.append(
-                TrackRef(track.language, track.kind, fmt, store.uri(key), key, source=source)
+                TrackRef(
+                    track.language,
+                    track.kind,
+                    fmt,
+                    store.uri(key),
+                    key,
+                    source=source,
+                    maker="aligned" if counts else None,
+                    aligned=counts[0] if counts else None,
+                    interpolated=counts[1] if counts else None,
+                )
             )
     tracks += _failed_refs(element, store, options)
     tracks += _write_transcript_json(element, store, options)
@@ -254,6 +268,17 @@ def _write_revisions(
     if formats:  # the .vtt is the revision: kept whichever caption formats are asked for
 
         def commit(track: _Track, source: TrackSource | None = None) -> TrackChange | None:
+            if track.alignment is not None:  # a person's words: made current as asked
+                return commit_aligned(
+                    store,
+                    video_id,
+                    track.language,
+                    track.cues,
+                    alignment=track.alignment,
+                    asked_at=request.occurred_at,
+                    formats=formats,
+                    manifest=False,
+                )
             return commit_generated(
                 store,
                 video_id,
@@ -340,6 +365,7 @@ def _ready_manifest(
         model=options.whisper.model_label,
         cues=cues,
         vocabulary=vocabulary_for(request, options),
+        alignment=None if element.alignment is None else element.alignment.to_dict(),
     )
 
 

@@ -134,7 +134,20 @@ def pending_key(video_id: str, language: str) -> str:
     return f"{captions_prefix(video_id)}pending/{_language(language)}.json"
 
 
+def script_key(video_id: str, name: str) -> str:
+    """`captions/<video_id>/scripts/<name>`: a transcript a person supplied, to be aligned."""
+    return f"{captions_prefix(video_id)}scripts/{single_segment(name, 'a transcript name')}"
+
+
 LIBRARY_ROOT = "library"
+STAGED_TRANSCRIPTS = f"{LIBRARY_ROOT}/transcripts/"
+
+
+def staged_transcript_key(transcript_id: str) -> str:
+    """`library/transcripts/<id>.txt`: a transcript sent before the upload it goes with."""
+    return f"{STAGED_TRANSCRIPTS}{single_segment(transcript_id, 'a transcript id')}.txt"
+
+
 RECENT_PREFIX = f"{LIBRARY_ROOT}/recent/"
 # The index's keys sort newest first: the upload time in milliseconds, subtracted from this.
 _NEWEST_FIRST_MS: Final = 10**13 - 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import replace
@@ -24,8 +25,39 @@ def add_parser(commands: Any) -> None:
     caption.add_argument(
         "--out", required=True, metavar="DIR", help="output folder (or a storage URL)"
     )
+    words = caption.add_mutually_exclusive_group()
+    words.add_argument(
+        "--transcript",
+        metavar="FILE",
+        help="the words of the (one) input as people wrote them: plain UTF-8 text, WebVTT or "
+        "SubRip (its times are ignored). The track then holds exactly these words, timed by "
+        "aligning them to the speech; the manifest says how many were aligned and interpolated",
+    )
+    words.add_argument(
+        "--transcripts-beside",
+        action="store_true",
+        help="for each input, align the transcript beside it if there is one: the same name "
+        "with .txt, .vtt or .srt (the first found, in that order)",
+    )
     add_common_options(caption)
     caption.set_defaults(run=run, parser=caption, takes_beam_options=True)
+
+
+TRANSCRIPT_SUFFIXES = (".txt", ".vtt", ".srt")
+
+
+def transcript_beside(given: str) -> str | None:
+    """The transcript file beside a local input (`talk.mp4` -> `talk.txt`, `.vtt`, `.srt`)."""
+    from pathlib import Path
+
+    if "://" in given:
+        return None
+    media = Path(given)
+    for suffix in TRANSCRIPT_SUFFIXES:
+        candidate = media.with_suffix(suffix)
+        if candidate != media and candidate.is_file():
+            return str(candidate)
+    return None
 
 
 def run(args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -34,11 +66,22 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipelines.caption_files import caption_files, refused_input, requests_for_files, source_uri
     from schemas.manifest import Manifest
 
+    if args.transcript is not None and len(args.inputs) != 1:
+        args.parser.error("--transcript goes with one input (for many: --transcripts-beside)")
+    if args.transcript is not None and not os.path.isfile(args.transcript):
+        args.parser.error(f"--transcript: no such file: {args.transcript}")
     store = open_storage(args.out, "--out")
     args.model, args.model_label = resolve_model(args.model)
     options = replace(caption_options(args, store.url), captions_root="")
     refused = {given: refused_input(given) for given in args.inputs}
     requests = requests_for_files([given for given, why in refused.items() if why is None])
+    if args.transcript is not None or args.transcripts_beside:
+        given_as = {source_uri(i): i for i in reversed(args.inputs)}
+        requests = [
+            replace(r, transcript=source_uri(script)) if script else r
+            for r in requests
+            for script in [args.transcript or transcript_beside(given_as[r.source])]
+        ]
     taken = {r.video_id for r in requests}
     for failure in refused.values():
         if failure is not None and failure.video_id not in taken:  # a name of its own only
@@ -73,6 +116,22 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
                 error = manifest.error
                 code, message = (error.code, error.message) if error else ("internal", "unknown")
                 print(f"ERROR {given}: {code}: {message}", file=sys.stderr)
+            elif manifest.alignment is not None:
+                print(f"{given}: {alignment_summary(manifest.alignment)}", file=sys.stderr)
         if progress:
             progress.done(len(requests) - failed, failed, time.monotonic() - started)
     return 1 if failed else 0
+
+
+def alignment_summary(alignment: dict[str, Any]) -> str:
+    """One line on what aligning a supplied transcript did."""
+    line = (
+        f"{alignment['words']} words of the transcript: {alignment['aligned']} aligned to the "
+        f"speech, {alignment['interpolated']} interpolated (no speech heard for them)"
+    )
+    gaps = alignment["uncaptioned"]
+    if gaps:
+        line += f"; {len(gaps)} stretch(es) of speech have no words in it, left uncaptioned: "
+        line += ", ".join(f"{g['start']:.1f}-{g['end']:.1f} s" for g in gaps[:5])
+        line += " ..." if len(gaps) > 5 else ""
+    return line
