@@ -1,6 +1,8 @@
 // The caption editor: change a cue's text, start and end; split, merge, add and delete cues;
 // the caption rules of the track's language checked as one types; Save sends the whole track
 // as WebVTT with If-Match, and a conflict (someone else saved first) is said, not overwritten.
+// Re-time (one cue) and Re-time all (a pasted script) send the words to be timed to the speech
+// (POST .../align): the pipeline makes a new revision, laid out again by the caption rules.
 import { authHeaders, el, errorMessage, formatTime, parseTime } from "./api.js";
 import { toVttCueText } from "./markup.js";
 import { cueLines, cueProblems } from "./rules.js";
@@ -80,6 +82,7 @@ export class Editor {
         tool("Split", "split", `Split at the cursor (cue ${number})`),
         tool("Merge with next", "merge", `Merge with next (cue ${number} and ${number + 1})`),
         tool("Add after", "add", `Add after cue ${number}`),
+        tool("Re-time", "retime", `Re-time (cue ${number} and its neighbours)`),
         tool("Delete", "delete", `Delete (cue ${number})`)),
       problems);
     start.addEventListener("input", () => this.edit(index, "startText", start.value));
@@ -104,6 +107,10 @@ export class Editor {
     const end = parseTime(cue.endText);
     if (action === "play") {
       if (!Number.isNaN(start)) this.hooks.seek(start);
+      return;
+    }
+    if (action === "retime") {
+      this.retime();
       return;
     }
     if (action === "split") {
@@ -163,6 +170,54 @@ export class Editor {
       stopping += problems.filter((p) => p.wrong).length;
     });
     return stopping;
+  }
+
+  /** The cues as a track: their times, in order (a time not yet typed right: the one before). */
+  timedCues() {
+    let last = 0;
+    return this.cues.map((cue) => {
+      const start = Number.isNaN(parseTime(cue.startText)) ? last : parseTime(cue.startText);
+      const end = Number.isNaN(parseTime(cue.endText)) ? start : parseTime(cue.endText);
+      last = Math.max(start, end);
+      return { start, end: Math.max(start, end), text: cue.text };
+    }).filter((cue) => cue.text.trim());
+  }
+
+  /**
+   * Time words to the speech: `script` (a pasted text) or, without one, the words of every cue
+   * as they are now (a changed cue's new words with them). The pipeline aligns them and makes a
+   * new revision; `hooks.retiming(revision)` follows it.
+   */
+  async retime(script) {
+    const pasted = typeof script === "string" && script.trim();
+    const body = pasted ? script : toWebVTT(this.timedCues());
+    if (!pasted && !this.timedCues().length) {
+      this.hooks.say("There are no words to time: type or paste them first.", "bad");
+      return;
+    }
+    this.hooks.say("Timing the words to the speech…", "info");
+    const response = await fetch(`${this.track.url}/align`, {
+      method: "POST",
+      headers: { ...authHeaders(), "If-Match": `"${this.track.etag}"`,
+        "Content-Type": pasted ? "text/plain; charset=utf-8" : "text/vtt; charset=utf-8" },
+      body,
+    });
+    let answer = null;
+    try {
+      answer = await response.json();
+    } catch (error) {
+      answer = null;
+    }
+    if (response.status === 202) {
+      this.changed = false;
+      this.hooks.retiming(this.track.revision);
+    } else if (response.status === 412) {
+      this.hooks.conflict();
+    } else if (response.status === 401) {
+      this.hooks.say("The API key was not accepted: type it above and try again.", "bad");
+    } else {
+      this.hooks.say(errorMessage(answer, `Not re-timed (HTTP ${response.status}).`), "bad");
+    }
   }
 
   async save() {

@@ -98,7 +98,9 @@ function translatorNames(route) {
 
 function describeTrack() {
   panelTitle.textContent = `Transcript: ${trackLabel(track)}`;
-  const who = track.generated ? "made by the model" : "edited by a person";
+  const who = track.maker === "aligned"
+    ? `a person's words timed to the speech (${track.aligned} aligned, ${track.interpolated} with no speech)`
+    : track.generated ? "made by the model" : "edited by a person";
   const when = new Date(track.updated_at).toLocaleString();
   let from = "";
   if (track.source) {
@@ -178,6 +180,7 @@ function openEditor() {
     seek,
     say: sayInEditor,
     saved: afterSave,
+    retiming: followRetiming,
     conflict: () => {
       conflict.hidden = false;
       sayInEditor("");
@@ -202,6 +205,31 @@ async function afterSave(entry) {
   }
 }
 
+// Follow a re-timing: the track's entry until a newer revision is ready (or it failed).
+async function followRetiming(revision) {
+  const language = track.language;
+  const deadline = Date.now() + 15 * 60 * 1000;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    const listed = await getJSON(`${base}/captions`);
+    const entry = listed.ok ? listed.body.captions.find((c) => c.language === language) : null;
+    if (!entry) continue;
+    if (entry.status === "failed") {
+      sayInEditor(`Not re-timed: ${entry.error ? entry.error.message : "unknown error"}`, "bad");
+      return;
+    }
+    if (entry.status === "ready" && entry.revision > revision) {
+      await afterSave(entry);
+      const counts = entry.maker === "aligned"
+        ? `: ${entry.aligned} words timed to the speech, ${entry.interpolated} with no speech to time them`
+        : "";
+      sayInEditor(`Re-timed as revision ${entry.revision}${counts}.`, "good");
+      return;
+    }
+  }
+  sayInEditor("Re-timing takes long: reload the page later to see it.", "bad");
+}
+
 function closeEditor() {
   if (editor && editor.changed && !window.confirm("Leave the editor without saving your changes?")) {
     return;
@@ -224,6 +252,16 @@ $("save").addEventListener("click", async () => {
   editor.save();
 });
 $("add-cue").addEventListener("click", () => editor && editor.addAt(video.currentTime));
+$("retime-all").addEventListener("click", async () => {
+  setApiKey(keyInput.value.trim());
+  if (!editor) return;
+  if (info.api_key_required && (await keyRefused(apiKey()))) {
+    keyInput.focus();
+    sayInEditor("The API key was not accepted: type it above and try again.", "bad");
+    return;
+  }
+  editor.retime($("script").value);
+});
 keyInput.addEventListener("change", () => setApiKey(keyInput.value.trim()));
 $("reload").addEventListener("click", async () => {
   editor = null;

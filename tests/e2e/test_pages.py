@@ -337,6 +337,60 @@ def test_a_private_upload_plays_with_a_token_and_the_home_page_lists_the_library
     home.close()
 
 
+JFK_WRITTEN = (
+    "And so, my fellow Americans: ask not what your country can do for you — ask what you can "
+    "do for your country."
+)
+
+
+def test_re_time_a_changed_cue_then_a_pasted_script_and_the_panel_follows(site: Site) -> None:
+    with httpx.Client(base_url=site.url, timeout=60) as client:
+        upload = client.post(
+            "/v1/videos",
+            params={"video_id": "jfk-retime", "name": "jfk.flac"},
+            content=(REALSPEECH / "jfk.flac").read_bytes(),
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+        assert upload.status_code == 202, upload.text
+    page = site.page()
+    page.goto(f"{site.url}/watch/jfk-retime")
+    _wait_for_cues(page)
+    page.get_by_role("button", name="Edit captions").click()
+    page.fill("input[name='api_key']", KEY)
+    row = page.locator('#cues [data-cue="0"]')
+    text = row.locator("textarea")
+    text.fill(text.input_value().replace("Americans", "AMERICANS"))
+    row.get_by_role("button", name="Re-time (cue 1 and its neighbours)").click()
+    _wait(page, "document.getElementById('save-status').textContent.includes('Re-timed')", 180)
+    status = page.locator("#save-status").inner_text()
+    assert status.startswith("Re-timed as revision 2: ") and "0 with no speech" in status
+    assert "AMERICANS" in page.locator('#cues [data-cue="0"] textarea').input_value()
+    _assert_accessible(page)
+    _screenshot(page, "editor-retimed")
+
+    page.locator("#script-box summary").click()
+    page.fill("#script", JFK_WRITTEN)
+    _assert_accessible(page)
+    page.get_by_role("button", name="Re-time all").click()
+    _wait(page, "document.getElementById('save-status').textContent.includes('revision 3')", 180)
+    page.get_by_role("button", name="Done").click()
+    _wait_for_cues(page)
+    shown = " ".join(page.locator("#cues .text").all_inner_texts()).split()
+    assert shown == JFK_WRITTEN.split()
+    meta = page.locator("#panel-meta").inner_text()
+    assert "a person's words timed to the speech (23 aligned, 0 with no speech)" in meta
+    # the highlight follows the new times: "country." is said at about 10 s
+    last = page.locator("#cues li.cue").count() - 1
+    page.evaluate("document.querySelector('video').muted = true")
+    page.evaluate("document.querySelector('video').currentTime = 9.9")
+    page.wait_for_selector(f'#cues [data-cue="{last}"].active', timeout=15_000)
+    assert "country." in page.locator("#cues .active").inner_text()
+    _assert_accessible(page)
+    _screenshot(page, "watch-retimed")
+    assert site.problems == []
+    page.close()
+
+
 def test_pages_send_a_strict_content_security_policy(site: Site) -> None:
     for path in ("/", "/watch/anything", "/static/watch.js"):
         answer = httpx.get(f"{site.url}{path}")
