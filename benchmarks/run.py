@@ -2,8 +2,8 @@
 
     .venv/bin/python -m benchmarks.run [--quick] [--only SECTION,...]
 
-Sections: throughput, translation, memory, latency, control, fleet, library, profile (all by
-default).
+Sections: throughput, translation, memory, latency, control, fleet, library, alignment,
+profile (all by default).
 
 throughput: `autocaption caption` against faster-whisper alone, time and word error rate, on a
 10-minute talk and on 43 short clips; translation: what pt-BR subtitles add to the talk's
@@ -12,7 +12,9 @@ and the last cue of a 2-hour talk;
 latency: the stream service's overhead over pure transcription; control: uploads per second
 through the stream service (micro model); fleet: one stream worker against two, as live uploads
 and as a backfill through the fleet; library: a page of a 10,000-video library on S3 and on a
-folder, a delete, and signed webhook deliveries a second; profile: where ours spends its time.
+folder, a delete, and signed webhook deliveries a second; alignment: word-boundary error of
+transcribed and of aligned words against hand-marked times, and what aligning the talk's script
+costs; profile: where ours spends its time.
 Everything but the control plane and the library runs the real Whisper base weights. A full run
 (no --only) rewrites BENCHMARKS.md, with the hand-written reading in benchmarks/findings.md
 appended.
@@ -29,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import (
+    alignment,
     fleet,
     library,
     memory,
@@ -47,6 +50,7 @@ SECTIONS = (
     "control",
     "fleet",
     "library",
+    "alignment",
     "profile",
 )
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
@@ -62,6 +66,7 @@ def plan(quick: bool) -> dict[str, Callable[[Path], Section]]:
         "control": lambda work: stream_latency.run_control(work, uploads=200 if quick else 500),
         "fleet": lambda work: fleet.run(work / "fleet"),
         "library": lambda work: library.run(work, videos=2_000 if quick else 10_000),
+        "alignment": alignment.run,
         "profile": profile_caption.run,
     }
 

@@ -18,6 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
+from captions.cues import Cue
 from captions.reading import CaptionFileError, read_caption_file
 from captions.rules import CaptionRules, rules_for_language
 
@@ -58,10 +59,28 @@ def script_text(data: bytes) -> str:
             cues = read_caption_file(data)
         except CaptionFileError as exc:
             raise ScriptError(f"the transcript is a broken caption file: {exc}") from None
-        text = "\n".join(" ".join(cue.lines) for cue in cues)
+        text = "\n".join("\n".join(cue.lines) for cue in cues)
     if not text.strip():
         raise ScriptError("the transcript has no words")
     return text
+
+
+def script_cues(data: bytes) -> list[Cue]:
+    """The cues of a caption-file transcript (their text, lines and markup kept), for keeping
+    them as they are while only their times change; `ScriptError` when it is not one."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ScriptError(f"the transcript is not UTF-8 text (byte {exc.start})") from None
+    if not _looks_timed(text):
+        raise ScriptError("keeping cues needs a WebVTT or SubRip transcript, not plain text")
+    try:
+        cues = read_caption_file(data)
+    except CaptionFileError as exc:
+        raise ScriptError(f"the transcript is a broken caption file: {exc}") from None
+    if not any(line.strip() for cue in cues for line in cue.lines):
+        raise ScriptError("the transcript has no words")
+    return cues
 
 
 def _looks_timed(text: str) -> bool:
@@ -79,8 +98,9 @@ def written_words(text: str, language: str | None) -> list[WrittenWord]:
     if not is_unspaced(language):
         return [WrittenWord(piece, k > 0) for k, piece in enumerate(pieces)]
     units: list[WrittenWord] = []
-    for piece in pieces:
-        units += _unspaced_units(piece, spaced=bool(units))
+    for line in text.splitlines():  # a line break is not a space in unspaced writing
+        for k, piece in enumerate(line.split()):
+            units += _unspaced_units(piece, spaced=bool(units) and k > 0)
     return units
 
 

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from captions.reading import CaptionFileError, read_caption_file
-from captions.scripts import MAX_SCRIPT_BYTES, ScriptError, script_text
+from captions.scripts import MAX_SCRIPT_BYTES, ScriptError, script_cues, script_text
 from connectors.storage.layout import pending_key, revision_key, script_key
 from connectors.storage.store import ObjectStore, PreconditionFailed
 from connectors.translators import same_language
@@ -310,26 +310,59 @@ def generate(
     responses=error_responses(400, 401, 404, 409, 412, 413, 428, 503),
     openapi_extra=TRANSCRIPT_BODY,
 )
-async def align(video_id: str, lang: str, request: Request) -> JSONResponse:
+async def align(
+    video_id: str,
+    lang: str,
+    request: Request,
+    keep_cues: Annotated[
+        bool,
+        Query(
+            description="with a WebVTT or SubRip body: keep its cues as written (text, lines, "
+            "markup) and set only their times; default: lay the words out as new cues"
+        ),
+    ] = False,
+    retime_from: Annotated[
+        int | None, Query(ge=1, description="with keep_cues: the first cue re-timed (1-based)")
+    ] = None,
+    retime_to: Annotated[
+        int | None, Query(ge=1, description="with keep_cues: the last cue re-timed (1-based)")
+    ] = None,
+) -> JSONResponse:
     """Time these words to the speech: the track becomes exactly the given words (spelling,
     casing and punctuation kept), timed by aligning them to the audio with the Whisper model,
-    laid out under the language's caption rules: a new revision (`generated` false, maker
-    `aligned`), made current unless a person saves another revision meanwhile; then
-    `captions.updated`. `If-Match` names the revision the words replace (`*`: whichever is
-    current); without a track yet, `If-None-Match: *`."""
+    laid out under the language's caption rules (or, with `keep_cues`, in the body's own cues,
+    of which `retime_from`..`retime_to` get new times and the others keep theirs): a new
+    revision (`generated` false, maker `aligned`), made current unless a person saves another
+    revision meanwhile; then `captions.updated`. `If-Match` names the revision the words
+    replace (`*`: whichever is current); without a track yet, `If-None-Match: *`."""
     require_api_key(request)
     check_video_id(video_id)
     lang = check_language(lang)
     body = await bounded_body(request, MAX_SCRIPT_BYTES, "a transcript")
     if_match, if_none_match = preconditions(request)
+    retime: tuple[int, int] | None = None
     try:
-        script_text(body)
+        if keep_cues:
+            cues = script_cues(body)
+            if retime_from is not None or retime_to is not None:
+                first, last = retime_from or 1, retime_to or len(cues)
+                if not first <= last <= len(cues):
+                    message = f"retime_from..retime_to: cues 1 to {len(cues)}, first <= last"
+                    raise ApiError(400, INVALID_REQUEST, message)
+                retime = (first - 1, last - 1)
+        elif retime_from is not None or retime_to is not None:
+            raise ApiError(400, INVALID_REQUEST, "retime_from and retime_to go with keep_cues")
+        else:
+            script_text(body)
     except ScriptError as exc:
         raise ApiError(400, INVALID_REQUEST, str(exc)) from None
     if not is_whisper_language(lang):
         raise ApiError(400, INVALID_REQUEST, f"Whisper cannot hear {lang!r}: nothing to align to")
     gateway = gateway_of(request)
-    await run_in_threadpool(_ask_alignment, gateway, video_id, lang, body, if_match, if_none_match)
+    how = (keep_cues, retime)
+    await run_in_threadpool(
+        _ask_alignment, gateway, video_id, lang, body, (if_match, if_none_match), how
+    )
     url = f"{gateway.base_url(request)}/v1/videos/{video_id}/captions"
     accepted = GenerateAccepted(
         video_id=video_id, language=lang, status="generating", captions_url=url
@@ -342,10 +375,12 @@ def _ask_alignment(
     video_id: str,
     lang: str,
     body: bytes,
-    if_match: str | None,
-    if_none_match: bool,
+    condition: tuple[str | None, bool],
+    how: tuple[bool, tuple[int, int] | None],
 ) -> UploadRequest:
-    """Check the preconditions, keep the words, publish the upload event that aligns them."""
+    """Check the preconditions (If-Match, If-None-Match), keep the words, publish the upload
+    event that aligns them (`how`: keep the cues, and which to re-time)."""
+    if_match, if_none_match = condition
     store = gateway.store
     manifest = _ready(store, video_id)
     current = current_track(store, video_id, lang)
@@ -359,7 +394,7 @@ def _ask_alignment(
     if upload_key_of(store, video_id) is None:
         raise ApiError(404, NOT_FOUND, f"the upload of video {video_id!r} is gone")
     event_id = str(uuid.uuid4())
-    key = script_key(video_id, f"{lang}-{event_id}.txt")
+    key = script_key(video_id, f"{lang}-{event_id}.{'vtt' if how[0] else 'txt'}")
     store.put_bytes(key, body, "text/plain; charset=utf-8")
     hotwords, initial_prompt = manifest.vocabulary or (None, None)
     event = UploadRequest(
@@ -372,6 +407,8 @@ def _ask_alignment(
         initial_prompt=initial_prompt,
         regenerate=True,
         transcript=store.uri(key),
+        keep_cues=how[0],
+        retime_cues=how[1],
     )
     mark_pending(store, video_id, lang, event_id)
     try:

@@ -200,6 +200,8 @@ class UploadRequest:
     private: bool = False  # reads need a signed token (the gateway's private videos)
     # a storage URI of the words to align (`captions.scripts`): the track holds exactly them
     transcript: str | None = None
+    keep_cues: bool = False  # a caption-file transcript's cues stay; only their times change
+    retime_cues: tuple[int, int] | None = None  # with keep_cues: the cues re-timed (0-based)
 
     def __post_init__(self) -> None:
         if self.language == "auto":
@@ -210,6 +212,8 @@ class UploadRequest:
             )
         if isinstance(self.translate_to, list):
             object.__setattr__(self, "translate_to", tuple(self.translate_to))
+        if isinstance(self.retime_cues, list):
+            object.__setattr__(self, "retime_cues", tuple(self.retime_cues))
         check_incoming(VIDEO_UPLOADED, self.to_event())
         validate_video_id(self.video_id)
         if self.language is not None and not is_whisper_language(self.language):
@@ -217,6 +221,14 @@ class UploadRequest:
                 ErrorCode.INVALID_EVENT,
                 f"language: {short(self.language)} is not a language Whisper speaks "
                 "(the spoken language is one of Whisper's codes: en, pt, yue, ...)",
+            )
+        if (self.keep_cues or self.retime_cues is not None) and self.transcript is None:
+            raise CaptionError(ErrorCode.INVALID_EVENT, "keep_cues: there is no transcript")
+        if self.retime_cues is not None and (
+            not self.keep_cues or self.retime_cues[0] > self.retime_cues[1]
+        ):
+            raise CaptionError(
+                ErrorCode.INVALID_EVENT, "retime_cues: [first, last] of kept cues, first <= last"
             )
 
     def to_event(self) -> dict[str, Any]:
@@ -236,6 +248,10 @@ class UploadRequest:
             event["initial_prompt"] = self.initial_prompt
         if self.transcript is not None:
             event["transcript"] = self.transcript
+        if self.keep_cues:
+            event["keep_cues"] = True
+        if self.retime_cues is not None:
+            event["retime_cues"] = list(self.retime_cues)
         if self.regenerate:
             event["regenerate"] = True
         if self.private:
@@ -267,7 +283,13 @@ def parse_upload_event(raw: bytes | str) -> UploadRequest:
         regenerate=bool(document.get("regenerate", False)),
         private=document.get("private") is True,
         transcript=document.get("transcript"),
+        keep_cues=document.get("keep_cues") is True,
+        retime_cues=_pair(document.get("retime_cues")),
     )
+
+
+def _pair(value: Any) -> tuple[int, int] | None:
+    return None if value is None else (int(value[0]), int(value[1]))
 
 
 # --- captions.ready / captions.failed ---------------------------------------------------------

@@ -13,29 +13,40 @@ transcript pass through untouched.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any, Final
 
 import apache_beam as beam
 import numpy as np
 
+from captions.cues import Cue, time_cues
 from captions.line_breaks import SENTENCE_END
-from captions.scripts import MAX_SCRIPT_BYTES, ScriptError, is_unspaced, script_text, written_words
+from captions.rules import CaptionRules, rules_for_language
+from captions.scripts import (
+    MAX_SCRIPT_BYTES,
+    ScriptError,
+    WrittenWord,
+    is_unspaced,
+    script_cues,
+    script_text,
+    written_words,
+)
 from connectors import media
 from connectors.storage.sources import local_source
 from schemas.errors import CaptionError, ErrorCode, failure_from_exception
+from schemas.events import UploadRequest
 from schemas.transcript import Segment, Word, join_words
 from transforms import progress
 from transforms.alignment import Placed, Window, heard_units, place_words, plan_windows, settle
 from transforms.chunks import WINDOW
 from transforms.domain import AlignmentReport, VideoFailed, VideoTranscripts
 from transforms.settings import CaptionOptions
-from transforms.whisper import SileroVad, force_align, load_whisper
+from transforms.whisper import SileroVad, batch_size, force_align, load_whisper, worker_pool
 
 log = logging.getLogger(__name__)
-
-WINDOWS_PER_CALL: Final = 4  # windows the model aligns in one call
 
 
 class AlignScripts(beam.DoFn):
@@ -60,8 +71,9 @@ class AlignScripts(beam.DoFn):
             yield VideoFailed(request, failure, element.started)
 
 
-def read_script(uri: str, options: CaptionOptions) -> str:
-    """The words of a supplied transcript at `uri` (the rules of a source apply)."""
+def read_script(uri: str, options: CaptionOptions, *, keep_cues: bool = False) -> list[Cue]:
+    """A supplied transcript at `uri` (the rules of a source apply) as cues: a caption file's
+    own cues when `keep_cues`, else one cue holding all its words (times meaningless)."""
     roots = options.file_roots or None
     try:
         with (
@@ -69,7 +81,9 @@ def read_script(uri: str, options: CaptionOptions) -> str:
             open(path, "rb") as file,
         ):
             data = file.read(MAX_SCRIPT_BYTES + 1)
-        return script_text(data)
+        if keep_cues:
+            return script_cues(data)
+        return [Cue(0.0, 0.0, (script_text(data),), ())]
     except ScriptError as exc:
         raise CaptionError(ErrorCode.INVALID_TRANSCRIPT, str(exc)) from None
     except CaptionError as exc:
@@ -84,8 +98,10 @@ def align_video(element: VideoTranscripts, options: CaptionOptions) -> VideoTran
     assert request.transcript is not None
     heard = element.transcripts[0]
     language = heard.language if heard.language != "und" else (request.language or "en")
-    written = written_words(read_script(request.transcript, options), language)
     unspaced = is_unspaced(language)
+    given = read_script(request.transcript, options, keep_cues=request.keep_cues)
+    groups = [_cue_words(cue, language, spaced=k > 0) for k, cue in enumerate(given)]
+    written = [word for group in groups for word in group]
     placed, uncaptioned = place_words(
         written, heard_units(heard.words, unspaced), element.duration_s
     )
@@ -102,12 +118,17 @@ def align_video(element: VideoTranscripts, options: CaptionOptions) -> VideoTran
         len(uncaptioned),
     )
     transcript = replace(heard, language=language, segments=tuple(_sentences(words, language)))
+    kept: tuple[Cue, ...] = ()
+    if request.keep_cues:
+        rules = rules_for_language(language, options.rules)
+        kept = tuple(retimed_cues(given, groups, words, rules, element.duration_s, request))
     report = AlignmentReport(
         request.transcript,
         len(words),
         aligned,
         interpolated,
         tuple((u.start, u.end, u.heard) for u in uncaptioned),
+        kept,
     )
     return replace(element, transcripts=(transcript, *element.transcripts[1:]), alignment=report)
 
@@ -119,35 +140,52 @@ def _force(
     language: str,
     options: CaptionOptions,
 ) -> dict[int, tuple[float, float, float]]:
-    """Each window's words forced onto its audio: word index -> (start, end, probability)."""
+    """Each window's words forced onto its audio: word index -> (start, end, probability).
+
+    Windows go to the model's workers a few at a time (as transcription's batches do), at most
+    one batch waiting behind those running, so the audio held stays a few windows long."""
     if not windows:
         return {}
     model = load_whisper(options.whisper)
+    workers = model.model.num_workers
+    pool = worker_pool(workers)
+    size = batch_size(options.whisper)
     forced: dict[int, tuple[float, float, float]] = {}
-    batch: list[tuple[Window, np.ndarray]] = []
+    running: deque[Future[list[tuple[int, tuple[float, float, float]]]]] = deque()
 
-    def run(batch: list[tuple[Window, np.ndarray]]) -> None:
+    def align_batch(
+        batch: list[tuple[Window, np.ndarray]],
+    ) -> list[tuple[int, tuple[float, float, float]]]:
         items = [
             (audio, [(placed[k].word.text, placed[k].word.space_before) for k in w.words])
             for w, audio in batch
         ]
+        out = []
         for (window, audio), timed in zip(batch, force_align(model, items, language), strict=True):
             speech = speech_frames(audio)
             for k, (start, end, prob) in zip(window.words, timed, strict=True):
                 start, end = trim_to_speech(start, end, speech)
-                forced[k] = (window.start + start, window.start + end, prob)
+                out.append((k, (window.start + start, window.start + end, prob)))
+        return out
 
+    def collect(until: int) -> None:
+        while len(running) > until:
+            forced.update(running.popleft().result())
+
+    batch: list[tuple[Window, np.ndarray]] = []
     roots = options.file_roots or None
     with local_source(source, file_root=roots, max_bytes=options.max_source_bytes) as path:
         info = media.probe(path, max_duration_s=options.max_duration_s)
         blocks = media.decode_pcm(path, info, max_duration_s=options.max_duration_s)
         for window, audio in window_audio(blocks, windows):
             batch.append((window, audio))
-            if len(batch) >= WINDOWS_PER_CALL:
-                run(batch)
+            if len(batch) >= size:
+                running.append(pool.submit(align_batch, batch))
                 batch = []
+                collect(workers)
     if batch:
-        run(batch)
+        running.append(pool.submit(align_batch, batch))
+    collect(0)
     return forced
 
 
@@ -209,6 +247,53 @@ def _cut(held: np.ndarray, base: int, window: Window) -> np.ndarray:
     b = max(a, round(window.end * rate) - base)
     audio = held[a:b]
     return audio if len(audio) else np.zeros(rate // 10, dtype=np.int16)
+
+
+def _cue_words(cue: Cue, language: str, *, spaced: bool) -> list[WrittenWord]:
+    """The written words of one cue; the first has a space before it unless it starts the
+    transcript or the writing has no spaces."""
+    joiner = "" if is_unspaced(language) else " "
+    words = written_words(joiner.join(cue.lines), language)
+    if words and spaced and not is_unspaced(language):
+        words[0] = WrittenWord(words[0].text, True)
+    return words
+
+
+def retimed_cues(
+    given: list[Cue],
+    groups: list[list[WrittenWord]],
+    words: list[Word],
+    rules: CaptionRules,
+    duration_s: float,
+    request: UploadRequest,
+) -> list[Cue]:
+    """A caption file's own cues, kept as written, timed by their aligned words: every cue, or
+    only those in `request.retime_cues` (the others keep the file's times); cues never
+    overlap. A cue without words keeps its times."""
+    first, last = request.retime_cues or (0, len(given) - 1)
+    per_cue: list[list[Word]] = []
+    at = 0
+    for group in groups:
+        per_cue.append(words[at : at + len(group)])
+        at += len(group)
+    spoken = [k for k, cue_words in enumerate(per_cue) if cue_words]
+    new_times = time_cues([per_cue[k] for k in spoken], rules, duration_s)
+    timed = dict(zip(spoken, new_times, strict=True))
+    times = [
+        timed[k] if k in timed and first <= k <= last else (cue.start, cue.end)
+        for k, cue in enumerate(given)
+    ]
+    for k in range(1, len(times)):  # a re-timed cue gives way to the kept cue beside it
+        (a0, a1), (b0, b1) = times[k - 1], times[k]
+        if a1 + rules.min_gap_s > b0:
+            if first <= k - 1 <= last:
+                times[k - 1] = (a0, max(a0, b0 - rules.min_gap_s))
+            else:
+                times[k] = (max(b0, a1 + rules.min_gap_s), max(b1, a1 + rules.min_gap_s))
+    return [
+        Cue(start, max(start, end), cue.lines, tuple(cue_words), cue.markup)
+        for cue, cue_words, (start, end) in zip(given, per_cue, times, strict=True)
+    ]
 
 
 def _sentences(words: list[Word], language: str) -> list[Segment]:

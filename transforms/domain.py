@@ -136,6 +136,7 @@ class AlignmentReport:
     aligned: int
     interpolated: int
     uncaptioned: tuple[tuple[float, float, str], ...] = ()
+    cues: tuple[Cue, ...] = ()  # a caption file's own cues, kept, with their new times
 
     def to_dict(self) -> dict[str, object]:
         """As the manifest's `alignment` (at most 1000 stretches of uncaptioned speech)."""

@@ -175,6 +175,8 @@ def _laid_out(element: VideoTranscripts, options: CaptionOptions) -> list[_Track
             continue  # Whisper's English, made only to translate through
         rules = rules_for_language(transcript.language, options.rules)
         cues = layout_cues(transcript.words, rules, transcript.duration_s)
+        if transcript.task == "transcribe" and element.alignment and element.alignment.cues:
+            cues = list(element.alignment.cues)  # a person's own cues, kept, re-timed
         if transcript.task == "transcribe":
             report = element.alignment
             aligned = None if report is None else (report.aligned, report.interpolated)

@@ -1,8 +1,9 @@
 // The caption editor: change a cue's text, start and end; split, merge, add and delete cues;
 // the caption rules of the track's language checked as one types; Save sends the whole track
 // as WebVTT with If-Match, and a conflict (someone else saved first) is said, not overwritten.
-// Re-time (one cue) and Re-time all (a pasted script) send the words to be timed to the speech
-// (POST .../align): the pipeline makes a new revision, laid out again by the caption rules.
+// Re-time (a cue: its words and its neighbours') and Re-time all send the words to be timed to
+// the speech (POST .../align): the cues are kept as they are and get new times; a pasted script
+// is laid out as new cues by the caption rules. The pipeline makes the new revision.
 import { authHeaders, el, errorMessage, formatTime, parseTime } from "./api.js";
 import { toVttCueText } from "./markup.js";
 import { cueLines, cueProblems } from "./rules.js";
@@ -110,7 +111,7 @@ export class Editor {
       return;
     }
     if (action === "retime") {
-      this.retime();
+      this.retime(null, index);
       return;
     }
     if (action === "split") {
@@ -180,27 +181,39 @@ export class Editor {
       const end = Number.isNaN(parseTime(cue.endText)) ? start : parseTime(cue.endText);
       last = Math.max(start, end);
       return { start, end: Math.max(start, end), text: cue.text };
-    }).filter((cue) => cue.text.trim());
+    });
   }
 
   /**
-   * Time words to the speech: `script` (a pasted text) or, without one, the words of every cue
-   * as they are now (a changed cue's new words with them). The pipeline aligns them and makes a
-   * new revision; `hooks.retiming(revision)` follows it.
+   * Time words to the speech. `script` (pasted text): its words, laid out as new cues. Without
+   * one, the cues as they are now (a changed cue's new words with them) keep their text and get
+   * new times: all of them, or, given `index`, that cue and its neighbours. The pipeline makes
+   * a new revision; `hooks.retiming(revision)` follows it.
    */
-  async retime(script) {
+  async retime(script, index) {
     const pasted = typeof script === "string" && script.trim();
-    const body = pasted ? script : toWebVTT(this.timedCues());
-    if (!pasted && !this.timedCues().length) {
+    const cues = this.timedCues();
+    if (!pasted && cues.some((cue) => !cue.text.trim())) {
+      this.hooks.say("Fill in or delete the empty cues first: every cue needs words to time.", "bad");
+      return;
+    }
+    if (!pasted && !cues.length) {
       this.hooks.say("There are no words to time: type or paste them first.", "bad");
       return;
     }
+    let query = "";
+    if (!pasted) {
+      query = "?keep_cues=true";
+      if (Number.isInteger(index)) {
+        query += `&retime_from=${Math.max(1, index)}&retime_to=${Math.min(cues.length, index + 2)}`;
+      }
+    }
     this.hooks.say("Timing the words to the speech…", "info");
-    const response = await fetch(`${this.track.url}/align`, {
+    const response = await fetch(`${this.track.url}/align${query}`, {
       method: "POST",
       headers: { ...authHeaders(), "If-Match": `"${this.track.etag}"`,
         "Content-Type": pasted ? "text/plain; charset=utf-8" : "text/vtt; charset=utf-8" },
-      body,
+      body: pasted ? script : toWebVTT(cues),
     });
     let answer = null;
     try {

@@ -39,6 +39,13 @@ def add_parser(commands: Any) -> None:
         help="for each input, align the transcript beside it if there is one: the same name "
         "with .txt, .vtt or .srt (the first found, in that order)",
     )
+    caption.add_argument(
+        "--keep-cues",
+        action="store_true",
+        help="with WebVTT or SubRip transcripts: keep their cues as written (text, lines, "
+        "markup) and set only their times (a re-cut video); default, and for plain text: lay "
+        "the words out as new cues",
+    )
     add_common_options(caption)
     caption.set_defaults(run=run, parser=caption, takes_beam_options=True)
 
@@ -68,6 +75,8 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
 
     if args.transcript is not None and len(args.inputs) != 1:
         args.parser.error("--transcript goes with one input (for many: --transcripts-beside)")
+    if args.keep_cues and args.transcript is None and not args.transcripts_beside:
+        args.parser.error("--keep-cues goes with --transcript or --transcripts-beside")
     if args.transcript is not None and not os.path.isfile(args.transcript):
         args.parser.error(f"--transcript: no such file: {args.transcript}")
     store = open_storage(args.out, "--out")
@@ -77,8 +86,12 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     requests = requests_for_files([given for given, why in refused.items() if why is None])
     if args.transcript is not None or args.transcripts_beside:
         given_as = {source_uri(i): i for i in reversed(args.inputs)}
+
+        def keeps(script: str) -> bool:  # a plain-text transcript has no cues to keep
+            return bool(args.keep_cues) and script.lower().endswith((".vtt", ".srt"))
+
         requests = [
-            replace(r, transcript=source_uri(script)) if script else r
+            replace(r, transcript=source_uri(script), keep_cues=keeps(script)) if script else r
             for r in requests
             for script in [args.transcript or transcript_beside(given_as[r.source])]
         ]

@@ -359,12 +359,15 @@ def test_re_time_a_changed_cue_then_a_pasted_script_and_the_panel_follows(site: 
     page.fill("input[name='api_key']", KEY)
     row = page.locator('#cues [data-cue="0"]')
     text = row.locator("textarea")
-    text.fill(text.input_value().replace("Americans", "AMERICANS"))
+    typed = text.input_value().replace("Americans", "AMERICANS")
+    text.fill(typed)
+    count = page.locator("#cues li.cue").count()
     row.get_by_role("button", name="Re-time (cue 1 and its neighbours)").click()
     _wait(page, "document.getElementById('save-status').textContent.includes('Re-timed')", 180)
     status = page.locator("#save-status").inner_text()
     assert status.startswith("Re-timed as revision 2: ") and "0 with no speech" in status
-    assert "AMERICANS" in page.locator('#cues [data-cue="0"] textarea').input_value()
+    assert page.locator('#cues [data-cue="0"] textarea').input_value() == typed  # cues kept
+    assert page.locator("#cues li.cue").count() == count
     _assert_accessible(page)
     _screenshot(page, "editor-retimed")
 

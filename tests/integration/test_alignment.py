@@ -326,3 +326,34 @@ def test_an_upload_with_its_transcript_and_a_re_timing_through_the_gateway(stack
     assert event["generated"] is False and event["current"] is True and event["language"] == "en"
     vtt_entry = next(t for t in event["tracks"] if t["format"] == "vtt")
     assert vtt_entry["maker"] == "aligned" and vtt_entry["aligned"] == 23
+
+    # a person's own cues kept, only the middle one re-timed (the editor's Re-time on a cue)
+    own = (
+        "WEBVTT\n\n00:00:00.500 --> 00:00:02.900\nAnd so, my fellow <i>Americans</i>:\n\n"
+        "00:00:04.000 --> 00:00:05.000\nask not what your nation\ncan do for you —\n\n"
+        "00:00:08.000 --> 00:00:10.900\nask what you can do for your nation.\n"
+    )
+    assert (
+        client.post(f"{url}?retime_from=2", content=own.encode(), headers=AUTH).status_code == 400
+    )
+    ranged = f"{url}?keep_cues=true&retime_from=2&retime_to=2"
+    assert client.post(ranged, content=b"plain words", headers=AUTH).status_code == 400
+    asked = client.post(ranged, content=own.encode(), headers={**AUTH, "If-Match": "*"})
+    assert asked.status_code == 202, asked.text
+    before = after
+
+    def kept() -> dict[str, Any] | None:
+        now = stack.entry("jfk", "en")
+        return now if now["revision"] > before["revision"] and now["status"] == "ready" else None
+
+    _wait(kept, "the kept cues were not re-timed", stack)
+    cues = stack.client.get("/v1/videos/jfk/captions/en").json()["cues"]
+    assert [c["text"] for c in cues] == [
+        "And so, my fellow Americans:",
+        "ask not what your nation\ncan do for you —",
+        "ask what you can do for your nation.",
+    ]
+    assert cues[0]["markup"] == "And so, my fellow <i>Americans</i>:"
+    assert (cues[0]["start"], cues[0]["end"]) == (0.5, 2.9)  # kept as the file gave them
+    assert (cues[2]["start"], cues[2]["end"]) == (8.0, 10.9)
+    assert 2.9 < cues[1]["start"] < 4.0 and 6.0 < cues[1]["end"] < 8.0  # said at about 3.3-7.3 s
