@@ -40,13 +40,23 @@ from schemas.errors import CaptionError, ErrorCode, failure_from_exception
 from schemas.events import UploadRequest
 from schemas.transcript import Segment, Word, join_words
 from transforms import progress
-from transforms.alignment import Placed, Window, heard_units, place_words, plan_windows, settle
+from transforms.alignment import (
+    MAX_WORDS_PER_S,
+    Placed,
+    Window,
+    heard_units,
+    place_words,
+    plan_windows,
+    settle,
+)
 from transforms.chunks import WINDOW
 from transforms.domain import AlignmentReport, VideoFailed, VideoTranscripts
 from transforms.settings import CaptionOptions
 from transforms.whisper import SileroVad, batch_size, force_align, load_whisper, worker_pool
 
 log = logging.getLogger(__name__)
+
+MAX_UNITS_PER_S: Final = 15.0  # characters a second in unspaced writing: faster than speech
 
 
 class AlignScripts(beam.DoFn):
@@ -102,9 +112,9 @@ def align_video(element: VideoTranscripts, options: CaptionOptions) -> VideoTran
     given = read_script(request.transcript, options, keep_cues=request.keep_cues)
     groups = [_cue_words(cue, language, spaced=k > 0) for k, cue in enumerate(given)]
     written = [word for group in groups for word in group]
-    placed, uncaptioned = place_words(
-        written, heard_units(heard.words, unspaced), element.duration_s
-    )
+    rate = MAX_UNITS_PER_S if unspaced else MAX_WORDS_PER_S  # characters, or words
+    units = heard_units(heard.words, unspaced)
+    placed, uncaptioned = place_words(written, units, element.duration_s, rate)
     windows = plan_windows(placed, element.duration_s)
     forced = _force(request.source, windows, placed, language, options)
     words, aligned, interpolated = settle(placed, forced, element.duration_s)

@@ -35,6 +35,9 @@ MAX_WINDOW_WORDS: Final = 150  # well inside the decoder's 448 positions, in tok
 PAD_S: Final = 0.4  # audio kept before a window's first word and after its last
 UNHEARD_RUN: Final = 3  # written words with no speech facing them, from this many: no speech
 STRAY_S: Final = 1.0  # a forced time this far outside where the word was placed is not taken
+MAX_WORDS_PER_S: Final = 7.0  # faster than anyone speaks (fast speech: 4 to 5 words a second)
+REPORTED_WORDS, REPORTED_S = 2, 1.0  # speech without words this big is reported (a stray word
+# the model put in between two written ones is not)
 ANCHOR_KEY_CHARS: Final = 4  # a lone matching word this long anchors (shorter ones need company)
 MATCH_WINDOW: Final = 400  # words on each side compared at a time when matching
 
@@ -43,12 +46,15 @@ How = Literal["matched", "heard", "unheard"]
 
 @dataclass(frozen=True)
 class Heard:
-    """One unit the model heard: its match key and times."""
+    """One unit the model heard: its match key and times, and the word it is part of (`text`;
+    `first`: the word's first unit, `space_before`: as the model spaced the word)."""
 
     key: str
     start: float
     end: float
     text: str
+    first: bool = True
+    space_before: bool = True
 
 
 @dataclass(frozen=True)
@@ -92,15 +98,28 @@ def heard_units(words: Sequence[Word], unspaced: bool) -> list[Heard]:
         step = (word.end - word.start) / len(keys)
         for k, key in enumerate(keys):
             start = word.start + k * step
-            units.append(Heard(key, start, start + step, word.text))
+            units.append(Heard(key, start, start + step, word.text, k == 0, word.space_before))
     return units
 
 
+def heard_text(units: Sequence[Heard]) -> str:
+    """What the model heard over `units`, its words spaced as it spaced them."""
+    out = ""
+    for unit in units:
+        if unit.first:
+            out += (" " if out and unit.space_before else "") + unit.text
+    return out
+
+
 def place_words(
-    written: Sequence[WrittenWord], heard: Sequence[Heard], duration_s: float
+    written: Sequence[WrittenWord],
+    heard: Sequence[Heard],
+    duration_s: float,
+    max_rate: float = MAX_WORDS_PER_S,
 ) -> tuple[list[Placed], list[Uncaptioned]]:
     """Every written word placed in time (see the module docstring), and the speech left
-    without words."""
+    without words. `max_rate`: the most words (units) a second anyone says: written words
+    that would have to be said faster to fit where they are placed have no speech there."""
     keys = [match_key(w.text) for w in written]
     pairs = _anchors(keys, [h.key for h in heard])
     placed: list[Placed] = []
@@ -112,10 +131,17 @@ def place_words(
         run = written[prev_i + 1 : i]
         facing = heard[prev_j + 1 : j]
         if facing and not run:
-            text = " ".join(dict.fromkeys(h.text for h in facing))
-            uncaptioned.append(Uncaptioned(facing[0].start, facing[-1].end, text))
+            words = sum(h.first for h in facing)
+            if words >= REPORTED_WORDS or facing[-1].end - facing[0].start >= REPORTED_S:
+                text = heard_text(facing)
+                uncaptioned.append(Uncaptioned(facing[0].start, facing[-1].end, text))
             if placed:
                 placed[-1] = _with_cut(placed[-1])
+        elif facing and len(run) > _room(facing[0].start, facing[-1].end, max_rate):
+            # more words than the speech facing them could hold: the text has no speech here
+            # (a stray phrase the model heard, say "Thank you" where the recording stops)
+            uncaptioned.append(Uncaptioned(facing[0].start, facing[-1].end, heard_text(facing)))
+            placed += _spread(run, lo, max(lo, hi), "unheard")
         elif facing:
             placed += _spread(run, facing[0].start, facing[-1].end, "heard")
         elif run:
@@ -125,6 +151,11 @@ def place_words(
             placed.append(Placed(written[i], heard[j].start, heard[j].end, "matched"))
         prev_i, prev_j = i, j
     return placed, uncaptioned
+
+
+def _room(start: float, end: float, max_rate: float) -> float:
+    """How many words at most fit between `start` and `end` (a few always do)."""
+    return max_rate * max(0.0, end - start) + UNHEARD_RUN
 
 
 def _with_cut(word: Placed) -> Placed:

@@ -122,6 +122,29 @@ def test_speech_without_words_is_reported_and_words_without_speech_are_unheard()
     assert words[2].end <= words[3].start and words[6].end <= words[7].start
 
 
+def test_a_stray_heard_word_is_not_reported_and_a_report_keeps_repeated_words() -> None:
+    written = written_words("one two three four five six", "en")
+    _, uncaptioned = place_words(written, heard("one two three uh four five six"), 4.0)
+    assert uncaptioned == []  # one word the model put in: not worth a report
+    said = "one two three that that was it four five six"
+    _, uncaptioned = place_words(written, heard(said), 6.0)
+    assert [u.heard for u in uncaptioned] == ["that that was it"]
+
+
+def test_more_words_than_the_speech_facing_them_could_hold_have_no_speech() -> None:
+    said = "w0 w1 w2 w3 w4 w5 w6 w7 w8 w9"
+    rest = " ".join(f"x{k}" for k in range(16))
+    written = written_words(f"{said} {rest} thank you for listening", "en")
+    # the recording stops after w9; the model heard a mumble, then a phrase it often invents
+    heard_words = heard(said) + heard("uh um", start=5.0, step=0.3)
+    heard_words += heard("thank you for listening", start=5.6, step=0.2)
+    placed, uncaptioned = place_words(written, heard_words, 6.5)
+    assert [p.how for p in placed[10:26]] == ["unheard"] * 16
+    assert [u.heard for u in uncaptioned] == ["uh um"]
+    _, aligned, interpolated = settle(placed, {}, 6.5)
+    assert (aligned, interpolated) == (14, 16)
+
+
 def test_two_words_facing_nothing_are_still_said_and_forced() -> None:
     written = written_words("fellow citizens of America", "en")
     placed, _ = place_words(written, heard("fellow of America"), 2.0)
