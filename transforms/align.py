@@ -41,6 +41,7 @@ from schemas.events import UploadRequest
 from schemas.transcript import Segment, Word, join_words
 from transforms import progress
 from transforms.alignment import (
+    MAX_WINDOW_WORDS,
     MAX_WORDS_PER_S,
     Placed,
     Window,
@@ -57,6 +58,7 @@ from transforms.whisper import SileroVad, batch_size, force_align, load_whisper,
 log = logging.getLogger(__name__)
 
 MAX_UNITS_PER_S: Final = 15.0  # characters a second in unspaced writing: faster than speech
+MAX_WINDOW_UNITS: Final = 120  # characters of unspaced writing a window holds (in tokens: < 448)
 
 
 class AlignScripts(beam.DoFn):
@@ -115,7 +117,8 @@ def align_video(element: VideoTranscripts, options: CaptionOptions) -> VideoTran
     rate = MAX_UNITS_PER_S if unspaced else MAX_WORDS_PER_S  # characters, or words
     units = heard_units(heard.words, unspaced)
     placed, uncaptioned = place_words(written, units, element.duration_s, rate)
-    windows = plan_windows(placed, element.duration_s)
+    most = MAX_WINDOW_UNITS if unspaced else MAX_WINDOW_WORDS
+    windows = plan_windows(placed, element.duration_s, most)
     forced = _force(request.source, windows, placed, language, options)
     words, aligned, interpolated = settle(placed, forced, element.duration_s)
     log.info(

@@ -31,7 +31,9 @@ from captions.scripts import WrittenWord, match_key, unit_keys
 from schemas.transcript import Word
 
 MAX_WINDOW_S: Final = 29.0  # Whisper hears 30 s at a time; a little room for rounding
-MAX_WINDOW_WORDS: Final = 150  # well inside the decoder's 448 positions, in tokens
+# Words (characters, unspaced) a window holds at most: their tokens stay well inside the
+# decoder's 448 positions (a word is one to three tokens, a CJK character up to three).
+MAX_WINDOW_WORDS: Final = 150
 PAD_S: Final = 0.4  # audio kept before a window's first word and after its last
 UNHEARD_RUN: Final = 3  # written words with no speech facing them, from this many: no speech
 STRAY_S: Final = 1.0  # a forced time this far outside where the word was placed is not taken
@@ -226,8 +228,11 @@ def is_mark(word: WrittenWord) -> bool:
     )
 
 
-def plan_windows(placed: Sequence[Placed], duration_s: float) -> list[Window]:
-    """Windows of audio over the placed words that are heard (see the module docstring)."""
+def plan_windows(
+    placed: Sequence[Placed], duration_s: float, max_words: int = MAX_WINDOW_WORDS
+) -> list[Window]:
+    """Windows of audio over the placed words that are heard (see the module docstring), each
+    with at most `max_words` words."""
     spoken = [k for k, p in enumerate(placed) if p.how != "unheard" and not is_mark(p.word)]
     windows: list[Window] = []
     group: list[int] = []
@@ -250,7 +255,7 @@ def plan_windows(placed: Sequence[Placed], duration_s: float) -> list[Window]:
         if group:
             first = placed[group[0]]
             too_long = word.end + PAD_S - max(0.0, first.start - PAD_S) > MAX_WINDOW_S
-            if too_long or len(group) >= MAX_WINDOW_WORDS or placed[group[-1]].cut_after:
+            if too_long or len(group) >= max_words or placed[group[-1]].cut_after:
                 keep = _best_cut(placed, group) if not placed[group[-1]].cut_after else len(group)
                 head, tail = group[:keep], group[keep:]
                 close(head, placed[(tail or [k])[0]].start)

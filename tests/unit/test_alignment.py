@@ -160,6 +160,7 @@ def test_windows_stay_under_thirty_seconds_and_cut_in_pauses() -> None:
     assert all(w.end - w.start <= MAX_WINDOW_S + 1.0 for w in windows)
     assert [k for w in windows for k in w.words] == list(range(200))  # each word once, in order
     assert all(a.end <= b.start + 0.5 for a, b in itertools.pairwise(windows))
+    assert max(len(w.words) for w in plan_windows(placed, 80.0, max_words=30)) <= 30
 
 
 def test_a_forced_time_far_from_where_a_word_was_heard_is_not_taken() -> None:
