@@ -133,16 +133,13 @@ def place_words(
         run = written[prev_i + 1 : i]
         facing = heard[prev_j + 1 : j]
         if facing and not run:
-            words = sum(h.first for h in facing)
-            if words >= REPORTED_WORDS or facing[-1].end - facing[0].start >= REPORTED_S:
-                text = heard_text(facing)
-                uncaptioned.append(Uncaptioned(facing[0].start, facing[-1].end, text))
+            uncaptioned += _reported(facing)
             if placed:
                 placed[-1] = _with_cut(placed[-1])
         elif facing and len(run) > _room(facing[0].start, facing[-1].end, max_rate):
             # more words than the speech facing them could hold: the text has no speech here
             # (a stray phrase the model heard, say "Thank you" where the recording stops)
-            uncaptioned.append(Uncaptioned(facing[0].start, facing[-1].end, heard_text(facing)))
+            uncaptioned += _reported(facing)
             placed += _spread(run, lo, max(lo, hi), "unheard")
         elif facing:
             placed += _spread(run, facing[0].start, facing[-1].end, "heard")
@@ -153,6 +150,15 @@ def place_words(
             placed.append(Placed(written[i], heard[j].start, heard[j].end, "matched"))
         prev_i, prev_j = i, j
     return placed, uncaptioned
+
+
+def _reported(facing: Sequence[Heard]) -> list[Uncaptioned]:
+    """Speech without words, as a report; none for a stray word (two words or a second at
+    least are reported)."""
+    words = sum(h.first for h in facing)
+    if words < REPORTED_WORDS and facing[-1].end - facing[0].start < REPORTED_S:
+        return []
+    return [Uncaptioned(facing[0].start, facing[-1].end, heard_text(facing))]
 
 
 def _room(start: float, end: float, max_rate: float) -> float:
