@@ -42,6 +42,17 @@ def add_parser(commands: Any) -> None:
         action="store_true",
         help="a private video: the gateway serves it only with a playback token or the API key",
     )
+    publish.add_argument(
+        "--transcript",
+        metavar="TEXT_FILE",
+        help="the words of the video as written (text, WebVTT or SubRip): stored beside the "
+        "captions and named in the event, so the track holds exactly them, timed to the speech",
+    )
+    publish.add_argument(
+        "--keep-cues",
+        action="store_true",
+        help="with a WebVTT or SubRip --transcript: keep its cues, set only their times",
+    )
     publish.set_defaults(run=run, parser=publish, takes_beam_options=False)
 
 
@@ -49,7 +60,7 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     """Store the file, then produce its event (acknowledged); prints the event."""
     from connectors.kafka.config import KafkaDeliveryError
     from connectors.kafka.write import produce_once
-    from connectors.storage.layout import upload_key
+    from connectors.storage.layout import script_key, upload_key
     from connectors.translators import language_code
     from library.catalog import precise_timestamp
     from schemas.errors import CaptionError
@@ -58,6 +69,10 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
 
     if not os.path.isfile(args.file):
         raise UsageError(f"no such file: {args.file}")
+    if args.transcript is not None and not os.path.isfile(args.transcript):
+        raise UsageError(f"--transcript: no such file: {args.transcript}")
+    if args.keep_cues and args.transcript is None:
+        raise UsageError("--keep-cues goes with --transcript")
     store = open_storage(args.storage, "--storage")
     name = os.path.basename(args.file)
     video_id = args.video_id or video_id_from_filename(name)
@@ -68,6 +83,10 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     try:
         key = upload_key(video_id, name)
         source = store.put_file(key, args.file)
+        transcript = None
+        if args.transcript is not None:
+            words = script_key(video_id, f"publish-{uuid.uuid4().hex}.txt")
+            transcript = store.put_file(words, args.transcript)
         request = UploadRequest(
             video_id=video_id,
             source=source,
@@ -78,6 +97,8 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
             hotwords=args.hotwords or None,
             initial_prompt=args.initial_prompt or None,
             private=args.private,
+            transcript=transcript,
+            keep_cues=args.keep_cues,
         )
     except (CaptionError, ValueError) as exc:
         raise UsageError(str(exc)) from None

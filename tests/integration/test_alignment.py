@@ -3,10 +3,13 @@
 `autocaption caption --transcripts-beside` runs as a user runs it over: JFK's speech with its
 words punctuated by a person; the English licence of `multilingual.mp3` with a sentence missing
 from the script, and with a sentence the video does not say; a sentence of numbers said as words
-and written as figures (espeak-ng: no recording here says them); a French and a Japanese recording
-with their texts; and a transcript that is not text. Then the same through the stream service
-and the gateway (`POST /v1/transcripts`, an upload with it, `POST .../align` with If-Match and
-`captions.updated`), on a real S3 server and on a local folder.
+and written as figures (espeak-ng: no recording here says them); French, Japanese and Chinese
+recordings with their texts; and a transcript that is not text. Then through the stream service
+and the gateway, on a real S3 server and on a local folder: `POST /v1/transcripts` and an upload
+with it, `POST .../align` with If-Match (the words laid out anew, then a person's cues kept with
+one re-timed) and `captions.updated`; `autocaption publish --transcript --keep-cues` as a
+`video.uploaded` event answered by `captions.ready`; and a model's track made again afterwards,
+kept behind the aligned one.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ FRENCH = (
     "j'aide à écrire des tests pour rendre le ReadAlong-Studio plus robuste."
 )
 JAPANESE = "真っ昼間なのにキャンプの外れの電柱に電球がともっていた。"
+CHINESE = "砸自己的脚"
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ def cli_run(real_model: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
         "extra.mp3": ("multilingual.mp3", " ".join([LICENCE[0], LICENCE[1], CUT, LICENCE[2]])),
         "ej-fra.m4a": ("ej-fra.m4a", FRENCH),
         "ja.mp3": ("common_voice_ja_24511055.mp3", JAPANESE),
+        "zh.flac": ("chinese.flac", CHINESE),
         "broken.flac": ("jfk.flac", None),
     }
     for name, (recording, text) in cases.items():
@@ -180,7 +185,9 @@ def test_numbers_said_as_words_keep_their_written_form(cli_run: tuple[Path, str]
     assert numbers.manifest["alignment"]["interpolated"] == 0
 
 
-def test_french_and_japanese_recordings_align_their_texts(cli_run: tuple[Path, str]) -> None:
+def test_french_japanese_and_chinese_recordings_align_their_texts(
+    cli_run: tuple[Path, str],
+) -> None:
     out, _ = cli_run
     french = _read(out, "ej-fra", "fr")
     assert french.text == FRENCH and french.manifest["alignment"]["interpolated"] == 0
@@ -194,6 +201,9 @@ def test_french_and_japanese_recordings_align_their_texts(cli_run: tuple[Path, s
     assert "電球" in cues.replace("\n", "")
     starts = [w["start"] for w in japanese.words]
     assert starts == sorted(starts) and starts[0] >= 0.5 and japanese.words[-1]["end"] <= 6.6
+    chinese = _read(out, "zh", "zh")
+    assert chinese.text == CHINESE and len(chinese.words) == 5
+    assert chinese.words[-1]["end"] <= 1.1
 
 
 def test_a_transcript_that_is_not_text_fails_its_video_alone(cli_run: tuple[Path, str]) -> None:
@@ -226,6 +236,7 @@ class Stack:
     service: Service
     gateway: Gateway
     client: httpx.Client
+    storage: str
 
     def entry(self, video_id: str, lang: str) -> dict[str, Any]:
         answer = self.client.get(f"/v1/videos/{video_id}/captions")
@@ -253,7 +264,7 @@ def stack(
     prefix = f"aln{uuid.uuid4().hex[:6]}."
     processes = stream_and_gateway(bootstrap_servers, storage, real_model, prefix, KEY, bucket)
     with processes as (service, gateway), httpx.Client(base_url=gateway.url, timeout=60) as client:
-        yield Stack(service, gateway, client)
+        yield Stack(service, gateway, client, storage)
 
 
 def _wait(check: Any, what: str, stack: Stack, timeout_s: float = 120) -> Any:
@@ -357,3 +368,53 @@ def test_an_upload_with_its_transcript_and_a_re_timing_through_the_gateway(stack
     assert (cues[0]["start"], cues[0]["end"]) == (0.5, 2.9)  # kept as the file gave them
     assert (cues[2]["start"], cues[2]["end"]) == (8.0, 10.9)
     assert 2.9 < cues[1]["start"] < 4.0 and 6.0 < cues[1]["end"] < 8.0  # said at about 3.3-7.3 s
+
+
+def test_an_event_with_its_transcript_through_the_stream_and_a_model_never_replaces_it(
+    stack: Stack, tmp_path: Path
+) -> None:
+    first = "Bonjour. Je m'appelle Éric Joanis."
+    middle, last = FRENCH[len(first) + 1 :].split(" En ce moment", 1)
+    words = tmp_path / "fra.vtt"  # the speaker's own text in three cues, their times wrong
+    words.write_text(
+        "WEBVTT\n\n00:01:00.000 --> 00:01:01.000\n" + first + "\n\n"
+        "00:01:02.000 --> 00:01:03.000\n" + middle + "\n\n"
+        "00:01:04.000 --> 00:01:05.000\nEn ce moment" + last + "\n",
+        encoding="utf-8",
+    )
+    published = run_cli(
+        "publish", str(REALSPEECH / "ej-fra.m4a"), "--video-id", "fra-event",
+        "--bootstrap-servers", stack.service.bootstrap, "--storage", stack.storage,
+        "--uploaded-topic", stack.service.topics["video.uploaded"], "--language", "fr",
+        "--transcript", str(words), "--keep-cues",
+    )  # fmt: skip
+    assert published.returncode == 0, published.stderr
+    event = json.loads(published.stdout)
+    assert event["keep_cues"] is True and "/scripts/" in event["transcript"]
+    ready = collect(
+        stack.service.bootstrap,
+        [stack.service.topics["captions.ready"]],
+        lambda got: any(e.get("video_id") == "fra-event" for e in got),
+        timeout=180,
+    )
+    (answer,) = [e for e in ready if e["video_id"] == "fra-event"]
+    vtt = next(t for t in answer["tracks"] if t["format"] == "vtt")
+    assert vtt["maker"] == "aligned" and vtt["generated"] is False and vtt["interpolated"] == 0
+    cues = stack.client.get("/v1/videos/fra-event/captions/fr").json()["cues"]
+    assert len(cues) == 3 and cues[0]["text"] == "Bonjour. Je m'appelle Éric Joanis."
+    assert cues[0]["start"] < 2.0 and cues[2]["end"] <= 34.2  # timed to the speech, not 1:00
+    assert " ".join(c["text"].replace("\n", " ") for c in cues).split() == FRENCH.split()
+
+    # the model makes the track again: its revision is kept behind the person's words
+    entry = stack.entry("fra-event", "fr")
+    asked = stack.client.post("/v1/videos/fra-event/captions/fr/generate", headers=AUTH)
+    assert asked.status_code == 202, asked.text
+
+    def settled() -> list[dict[str, Any]] | None:
+        got = stack.client.get("/v1/videos/fra-event/captions/fr/revisions").json()["revisions"]
+        return got if len(got) > entry["revision"] else None
+
+    revisions = _wait(settled, "the model's revision was not made", stack)
+    assert revisions[-1]["generated"] is True and revisions[-1]["current"] is False
+    now = stack.entry("fra-event", "fr")
+    assert now["revision"] == entry["revision"] and now["maker"] == "aligned"
