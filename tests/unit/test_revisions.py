@@ -18,6 +18,7 @@ from connectors.storage.file_store import FileStore
 from connectors.storage.store import PreconditionFailed
 from library.revisions import (
     PreconditionRequired,
+    commit_aligned,
     commit_generated,
     current_track,
     delete_track,
@@ -110,6 +111,31 @@ def test_a_model_never_replaces_a_persons_revision(store: FileStore) -> None:
         (2, False, True),
         (3, True, False),
     ]
+
+
+def test_aligned_words_replace_a_track_unless_a_person_saved_after_they_were_asked(
+    store: FileStore,
+) -> None:
+    first = commit_generated(store, V, "en", cues("one"), kind="captions")
+    assert first is not None
+    aligned = commit_aligned(
+        store, V, "en", cues("One."), alignment=(1, 0), asked_at="2020-01-01T00:00:00.000Z"
+    )
+    assert aligned is not None and aligned.current and aligned.meta.maker == "aligned"
+    assert commit_aligned(store, V, "en", cues("One."), alignment=(1, 0), asked_at=None) is None
+    behind = commit_generated(store, V, "en", cues("model"), kind="captions")
+    assert behind is not None and not behind.current  # a model never replaces aligned words
+    entry = next(t for t in manifest_tracks(store) if t["format"] == "vtt")
+    assert entry["maker"] == "aligned" and entry["generated"] is False and entry["aligned"] == 1
+    current = current_track(store, V, "en")
+    assert current is not None
+    save_track(store, V, "en", cues("a person's"), kind="captions", if_match=current.etag)
+    late = commit_aligned(
+        store, V, "en", cues("Late."), alignment=(1, 0), asked_at="2020-01-01T00:00:00.000Z"
+    )
+    assert late is not None and not late.current  # asked before the person's save: kept behind
+    track = current_track(store, V, "en")
+    assert track is not None and "a person's" in track.text
 
 
 def test_a_models_revision_replaces_a_models(store: FileStore) -> None:
