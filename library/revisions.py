@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final, Literal
@@ -201,31 +201,20 @@ def commit_generated(
     nothing is made. `formats`: the caption formats the track is served in (WebVTT is kept
     either way). `manifest=False`: the caller brings the manifest in line itself, after its
     tracks. `source`: what a translation was made from."""
-    body = write_vtt(cues, language)
-    claimed: tuple[TrackMeta, str] | None = None
-    for _ in range(ATTEMPTS):
-        current = current_track(store, video_id, language)
-        if current is not None and claimed is None:
-            same = current.meta.generated and current.meta.source == source
-            if same and without_meta(current.text) == body:
-                sync_track(store, video_id, language, formats=formats, manifest=manifest)
-                return None
-            _keep(store, video_id, current)
-        if claimed is None:
-            claimed = _claim(
-                store, video_id, language, cues, generated=True, kind=kind, source=source
-            )
-        meta, text = claimed
-        if current is not None and not current.meta.generated:
-            return TrackChange(language, "generated", meta, False)
-        try:
-            etag = _replace_current(store, video_id, language, text, current)
-        except PreconditionFailed:
-            continue  # the track moved meanwhile: look again
-        made = CurrentTrack(language, etag, meta, text)
-        sync_track(store, video_id, language, formats=formats, manifest=manifest, known=made)
-        return TrackChange(language, "generated", meta, True, etag)
-    raise RuntimeError(f"the {language} track of {video_id!r} kept changing; not committed")
+    return _commit(
+        store,
+        video_id,
+        language,
+        cues,
+        change="generated",
+        generated=True,
+        kind=kind,
+        source=source,
+        replay=lambda meta: meta.generated and meta.source == source,
+        behind=lambda meta: not meta.generated,  # a person's revision stays current
+        formats=formats,
+        manifest=manifest,
+    )
 
 
 def commit_aligned(
@@ -245,30 +234,73 @@ def commit_aligned(
     timestamp): that later edit stays current. None when the current revision is an
     alignment with these very cues (a replay): nothing is made. `alignment`: (words placed by
     alignment, words interpolated)."""
+    return _commit(
+        store,
+        video_id,
+        language,
+        cues,
+        change="replaced",
+        generated=False,
+        kind=None,
+        alignment=alignment,
+        replay=lambda meta: meta.alignment is not None,
+        behind=lambda meta: _edited_after(meta, asked_at),
+        formats=formats,
+        manifest=manifest,
+    )
+
+
+def _commit(
+    store: ObjectStore,
+    video_id: str,
+    language: str,
+    cues: Sequence[Cue],
+    *,
+    change: Literal["generated", "replaced"],
+    generated: bool,
+    kind: Literal["captions", "subtitles"] | None,
+    replay: Callable[[TrackMeta], bool],
+    behind: Callable[[TrackMeta], bool],
+    formats: Sequence[str],
+    manifest: bool,
+    source: TrackSource | None = None,
+    alignment: tuple[int, int] | None = None,
+) -> TrackChange | None:
+    """A new revision, made current unless the current one is to stay (`behind(its meta)`:
+    the new one is then kept behind it); None when the current revision is a replay of this
+    one (`replay(its meta)` and the same cues). `kind` None: the current track's (else
+    captions). Retried while the track moves under it."""
     body = write_vtt(cues, language)
     claimed: tuple[TrackMeta, str] | None = None
     for _ in range(ATTEMPTS):
         current = current_track(store, video_id, language)
         if current is not None and claimed is None:
-            if current.meta.alignment is not None and without_meta(current.text) == body:
+            if replay(current.meta) and without_meta(current.text) == body:
                 sync_track(store, video_id, language, formats=formats, manifest=manifest)
                 return None
             _keep(store, video_id, current)
         if claimed is None:
-            kind = current.meta.kind if current is not None else "captions"
+            made_kind = kind or (current.meta.kind if current is not None else "captions")
             claimed = _claim(
-                store, video_id, language, cues, generated=False, kind=kind, alignment=alignment
+                store,
+                video_id,
+                language,
+                cues,
+                generated=generated,
+                kind=made_kind,
+                source=source,
+                alignment=alignment,
             )
         meta, text = claimed
-        if current is not None and _edited_after(current.meta, asked_at):
-            return TrackChange(language, "replaced", meta, False)
+        if current is not None and behind(current.meta):
+            return TrackChange(language, change, meta, False)
         try:
             etag = _replace_current(store, video_id, language, text, current)
         except PreconditionFailed:
             continue  # the track moved meanwhile: look again
         made = CurrentTrack(language, etag, meta, text)
         sync_track(store, video_id, language, formats=formats, manifest=manifest, known=made)
-        return TrackChange(language, "replaced", meta, True, etag)
+        return TrackChange(language, change, meta, True, etag)
     raise RuntimeError(f"the {language} track of {video_id!r} kept changing; not committed")
 
 

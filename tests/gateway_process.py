@@ -8,9 +8,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import boto3
+import pytest
 
 from devtools.services import free_port
 from tests.stream_service import Service, running, wait_for_topics
@@ -77,6 +81,16 @@ def serving(gateway: Gateway) -> Iterator[Gateway]:
 
 
 @contextmanager
+def fresh_storage(kind: str, tag: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """(storage URL, bucket name) of new, empty storage: `kind` "s3", a bucket made on the S3
+    test server; "folder", a local folder (the bucket name then goes unused)."""
+    bucket = f"{tag}-{uuid.uuid4().hex[:12]}"
+    if kind == "s3":
+        boto3.client("s3").create_bucket(Bucket=bucket)
+        return f"s3://{bucket}", bucket
+    return str(tmp_path_factory.mktemp(tag)), bucket
+
+
 def stream_and_gateway(
     bootstrap: str,
     storage: str,

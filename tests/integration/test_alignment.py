@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
 from devtools.speech import spoken_sentence
 from tests.cli_process import run_cli
-from tests.gateway_process import Gateway, stream_and_gateway
+from tests.gateway_process import Gateway, fresh_storage, stream_and_gateway
+from tests.integration.test_real_speech import FRENCH
 from tests.paths import REALSPEECH
 from tests.stream_service import Service, collect
 
@@ -50,15 +50,6 @@ LICENCE = [
 CUT = "This sentence was taken out of the video before it was published, so nobody says it."
 NUMBERS_SAID = "The ticket cost thirteen pounds sixty in twenty fourteen."
 NUMBERS_WRITTEN = "The ticket cost £13.60 in 2014."
-FRENCH = (
-    "Bonjour. Je m'appelle Éric Joanis. Je suis programmeur au sein de l'équipe des technologies "
-    "pour les langues autochtones au CNRC. J'ai fait une bonne partie de ma carrière en traduction "
-    "automatique statistique, mais maintenant cette approche est déclassée par l'apprentissage "
-    "profond. En ce moment je travaille à l'alignement du hansard du Nunavut pour produire un "
-    "corpus bilingue anglais-inuktitut. Ce corpus permettra d'entraîner la TA, neuronale ou "
-    "statistique, ainsi que d'autres applications de traitement du langage naturel. En parallèle, "
-    "j'aide à écrire des tests pour rendre le ReadAlong-Studio plus robuste."
-)
 JAPANESE = "真っ昼間なのにキャンプの外れの電柱に電球がともっていた。"
 CHINESE = "砸自己的脚"
 
@@ -255,12 +246,7 @@ def stack(
     real_model: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    bucket = f"aln-{uuid.uuid4().hex[:12]}"
-    if request.param == "s3":
-        boto3.client("s3").create_bucket(Bucket=bucket)
-        storage = f"s3://{bucket}"
-    else:
-        storage = str(tmp_path_factory.mktemp("storage"))
+    storage, bucket = fresh_storage(request.param, "aln", tmp_path_factory)
     prefix = f"aln{uuid.uuid4().hex[:6]}."
     processes = stream_and_gateway(bootstrap_servers, storage, real_model, prefix, KEY, bucket)
     with processes as (service, gateway), httpx.Client(base_url=gateway.url, timeout=60) as client:

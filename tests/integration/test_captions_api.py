@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
@@ -29,7 +28,7 @@ from captions.rules import CaptionRules
 from connectors.storage import open_store
 from schemas.updates import CaptionsUpdated
 from tests.caption_rules import check_vtt_text
-from tests.gateway_process import Gateway, stream_and_gateway
+from tests.gateway_process import Gateway, fresh_storage, stream_and_gateway
 from tests.paths import REALSPEECH
 from tests.stream_service import Service, collect
 from tests.ttml_reader import assert_ttml_matches_vtt
@@ -87,12 +86,7 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory,
     media,  # type: ignore[no-untyped-def]
 ) -> Iterator[Stack]:
-    bucket = f"cap-{uuid.uuid4().hex[:12]}"
-    if request.param == "s3":
-        boto3.client("s3").create_bucket(Bucket=bucket)
-        storage = f"s3://{bucket}"
-    else:
-        storage = str(tmp_path_factory.mktemp("storage"))
+    storage, bucket = fresh_storage(request.param, "cap", tmp_path_factory)
     prefix = f"cap{uuid.uuid4().hex[:6]}."
     processes = stream_and_gateway(bootstrap_servers, storage, real_model, prefix, KEY, bucket)
     with processes as (service, gateway), httpx.Client(base_url=gateway.url, timeout=60) as client:

@@ -23,7 +23,7 @@ from connectors.storage import open_store
 from connectors.storage.layout import upload_key
 from schemas.deletions import VideoDeleted
 from tests.cli_process import run_cli
-from tests.gateway_process import Gateway, stream_and_gateway
+from tests.gateway_process import Gateway, fresh_storage, stream_and_gateway
 from tests.paths import REALSPEECH
 from tests.stream_service import Service, collect, publish
 
@@ -80,12 +80,7 @@ def stack(
     real_model: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    bucket = f"lib-{uuid.uuid4().hex[:12]}"
-    if request.param == "s3":
-        boto3.client("s3").create_bucket(Bucket=bucket)
-        storage = f"s3://{bucket}"
-    else:
-        storage = str(tmp_path_factory.mktemp("library"))
+    storage, bucket = fresh_storage(request.param, "lib", tmp_path_factory)
     prefix = f"lib{uuid.uuid4().hex[:6]}."
     processes = stream_and_gateway(
         bootstrap_servers, storage, real_model, prefix, KEY, bucket, "--signing-key", SIGNING_KEY
