@@ -80,7 +80,6 @@ def serving(gateway: Gateway) -> Iterator[Gateway]:
     assert "Traceback" not in gateway.log_text(), gateway.log_text()[-4000:]
 
 
-@contextmanager
 def fresh_storage(kind: str, tag: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """(storage URL, bucket name) of new, empty storage: `kind` "s3", a bucket made on the S3
     test server; "folder", a local folder (the bucket name then goes unused)."""
@@ -91,6 +90,7 @@ def fresh_storage(kind: str, tag: str, tmp_path_factory: pytest.TempPathFactory)
     return str(tmp_path_factory.mktemp(tag)), bucket
 
 
+@contextmanager
 def stream_and_gateway(
     bootstrap: str,
     storage: str,
