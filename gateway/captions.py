@@ -17,7 +17,7 @@ exactly one lands) and are announced as `captions.updated` events.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -71,6 +71,7 @@ from library.pending import PendingTrack, mark_pending, pending_tracks
 from library.revisions import (
     CurrentTrack,
     PreconditionRequired,
+    check_preconditions,
     current_track,
     current_tracks,
     delete_track,
@@ -279,24 +280,14 @@ def generate(
         raise ApiError(400, INVALID_REQUEST, f"Whisper cannot make captions in {lang!r}")
     if upload_key_of(gateway.store, video_id) is None:
         raise ApiError(404, NOT_FOUND, f"the upload of video {video_id!r} is gone")
-    hotwords, initial_prompt = manifest.vocabulary or (None, None)
-    event = UploadRequest(
-        video_id=video_id,
-        source=manifest.source or "",
+    _ask_again(
+        gateway,
+        manifest,
+        lang,
+        str(uuid.uuid4()),
         language=manifest.language if translate else lang,
         translate_to=("en",) if translate else (),
-        event_id=str(uuid.uuid4()),
-        occurred_at=precise_timestamp(),
-        hotwords=hotwords,
-        initial_prompt=initial_prompt,
-        regenerate=True,
     )
-    mark_pending(gateway.store, video_id, lang, event.event_id or "")
-    try:
-        publish_or_503(gateway, event, "the event broker is unavailable; retry")
-    except ApiError:
-        gateway.store.delete(pending_key(video_id, lang))
-        raise
     accepted = GenerateAccepted(
         video_id=video_id, language=lang, status="generating", captions_url=url
     )
@@ -359,9 +350,8 @@ async def align(
     if not is_whisper_language(lang):
         raise ApiError(400, INVALID_REQUEST, f"Whisper cannot hear {lang!r}: nothing to align to")
     gateway = gateway_of(request)
-    how = (keep_cues, retime)
     await run_in_threadpool(
-        _ask_alignment, gateway, video_id, lang, body, (if_match, if_none_match), how
+        _ask_alignment, gateway, video_id, lang, body, if_match, if_none_match, keep_cues, retime
     )
     url = f"{gateway.base_url(request)}/v1/videos/{video_id}/captions"
     accepted = GenerateAccepted(
@@ -375,48 +365,60 @@ def _ask_alignment(
     video_id: str,
     lang: str,
     body: bytes,
-    condition: tuple[str | None, bool],
-    how: tuple[bool, tuple[int, int] | None],
-) -> UploadRequest:
-    """Check the preconditions (If-Match, If-None-Match), keep the words, publish the upload
-    event that aligns them (`how`: keep the cues, and which to re-time)."""
-    if_match, if_none_match = condition
+    if_match: str | None,
+    if_none_match: bool,
+    keep_cues: bool,
+    retime: tuple[int, int] | None,
+) -> None:
+    """Check the preconditions, keep the words, publish the upload event that aligns them."""
     store = gateway.store
     manifest = _ready(store, video_id)
-    current = current_track(store, video_id, lang)
-    if if_match is None and not if_none_match:
-        message = "name the revision these words replace (If-Match), or If-None-Match: *"
-        raise ApiError(428, PRECONDITION_REQUIRED, message)
-    if current is not None and (if_none_match or if_match not in ("*", current.etag)):
-        raise ApiError(412, PRECONDITION_FAILED, f"the {lang} track changed since that ETag")
-    if current is None and if_match is not None:
-        raise ApiError(412, PRECONDITION_FAILED, f"there is no {lang} track to replace")
+    try:
+        check_preconditions(current_track(store, video_id, lang), lang, if_match, if_none_match)
+    except PreconditionRequired as exc:
+        raise ApiError(428, PRECONDITION_REQUIRED, str(exc)) from None
+    except PreconditionFailed as exc:
+        raise ApiError(412, PRECONDITION_FAILED, str(exc)) from None
     if upload_key_of(store, video_id) is None:
         raise ApiError(404, NOT_FOUND, f"the upload of video {video_id!r} is gone")
     event_id = str(uuid.uuid4())
-    key = script_key(video_id, f"{lang}-{event_id}.{'vtt' if how[0] else 'txt'}")
+    key = script_key(video_id, f"{lang}-{event_id}.{'vtt' if keep_cues else 'txt'}")
     store.put_bytes(key, body, "text/plain; charset=utf-8")
+    _ask_again(
+        gateway,
+        manifest,
+        lang,
+        event_id,
+        language=lang,
+        transcript=store.uri(key),
+        keep_cues=keep_cues,
+        retime_cues=retime,
+    )
+
+
+def _ask_again(
+    gateway: Gateway, manifest: Manifest, lang: str, event_id: str, **asked: Any
+) -> None:
+    """Publish the upload event that makes the track in `lang` again (`asked`: what it asks
+    for beyond the upload's own source and vocabulary), the track marked as being made; 503
+    when the broker does not take it, and the mark taken back."""
     hotwords, initial_prompt = manifest.vocabulary or (None, None)
     event = UploadRequest(
-        video_id=video_id,
+        video_id=manifest.video_id,
         source=manifest.source or "",
-        language=lang,
         event_id=event_id,
         occurred_at=precise_timestamp(),
         hotwords=hotwords,
         initial_prompt=initial_prompt,
         regenerate=True,
-        transcript=store.uri(key),
-        keep_cues=how[0],
-        retime_cues=how[1],
+        **asked,
     )
-    mark_pending(store, video_id, lang, event_id)
+    mark_pending(gateway.store, manifest.video_id, lang, event_id)
     try:
         publish_or_503(gateway, event, "the event broker is unavailable; retry")
     except ApiError:
-        store.delete(pending_key(video_id, lang))
+        gateway.store.delete(pending_key(manifest.video_id, lang))
         raise
-    return event
 
 
 @router.get(

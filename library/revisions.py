@@ -137,16 +137,9 @@ def save_track(
     `PreconditionFailed` when the track moved on (or exists, or is gone); then nothing changed.
     `kind` applies to a new track; a replaced one keeps its own.
     """
-    if if_match is None and not if_none_match:
-        raise PreconditionRequired("name the revision to replace (If-Match) or If-None-Match: *")
     current = current_track(store, video_id, language)
-    if current is None and if_match is not None:
-        raise PreconditionFailed(f"there is no {language} track to replace")
+    check_preconditions(current, language, if_match, if_none_match)
     if current is not None:
-        if if_match is None:
-            raise PreconditionFailed(f"there is a {language} track already")
-        if if_match not in ("*", current.etag):
-            raise PreconditionFailed(f"the {language} track changed since ETag {if_match!r}")
         _keep(store, video_id, current)
         kind = current.meta.kind
     source = current.meta.source if current is not None else None  # a translation stays one
@@ -158,6 +151,23 @@ def save_track(
         raise
     sync_track(store, video_id, language, formats=CAPTION_FORMATS)  # a person's: every format
     return TrackChange(language, "replaced", meta, True, etag)
+
+
+def check_preconditions(
+    current: CurrentTrack | None, language: str, if_match: str | None, if_none_match: bool
+) -> None:
+    """A change to the track in `language` (`current`: as it is now) names what it replaces:
+    its ETag in `if_match` ("*": whatever is current), or `if_none_match` for a new language.
+    `PreconditionRequired` without either, `PreconditionFailed` when it does not hold."""
+    if if_match is None and not if_none_match:
+        raise PreconditionRequired("name the revision to replace (If-Match) or If-None-Match: *")
+    if current is None and if_match is not None:
+        raise PreconditionFailed(f"there is no {language} track to replace")
+    if current is not None:
+        if if_match is None:
+            raise PreconditionFailed(f"there is a {language} track already")
+        if if_match not in ("*", current.etag):
+            raise PreconditionFailed(f"the {language} track changed since ETag {if_match!r}")
 
 
 def delete_track(

@@ -23,7 +23,6 @@ import apache_beam as beam
 import numpy as np
 
 from captions.cues import Cue, time_cues
-from captions.line_breaks import SENTENCE_END
 from captions.rules import CaptionRules, rules_for_language
 from captions.scripts import (
     MAX_SCRIPT_BYTES,
@@ -38,14 +37,13 @@ from connectors import media
 from connectors.storage.sources import local_source
 from schemas.errors import CaptionError, ErrorCode, failure_from_exception
 from schemas.events import UploadRequest
-from schemas.transcript import Segment, Word, join_words
+from schemas.transcript import Word
 from transforms import progress
 from transforms.alignment import (
-    MAX_WINDOW_WORDS,
-    MAX_WORDS_PER_S,
     Placed,
     Window,
     heard_units,
+    limits,
     place_words,
     plan_windows,
     settle,
@@ -53,12 +51,10 @@ from transforms.alignment import (
 from transforms.chunks import WINDOW
 from transforms.domain import AlignmentReport, VideoFailed, VideoTranscripts
 from transforms.settings import CaptionOptions
+from transforms.transcript import sentence_segments
 from transforms.whisper import SileroVad, batch_size, force_align, load_whisper, worker_pool
 
 log = logging.getLogger(__name__)
-
-MAX_UNITS_PER_S: Final = 15.0  # characters a second in unspaced writing: faster than speech
-MAX_WINDOW_UNITS: Final = 120  # characters of unspaced writing a window holds (in tokens: < 448)
 
 
 class AlignScripts(beam.DoFn):
@@ -114,10 +110,9 @@ def align_video(element: VideoTranscripts, options: CaptionOptions) -> VideoTran
     given = read_script(request.transcript, options, keep_cues=request.keep_cues)
     groups = [_cue_words(cue, language, spaced=k > 0) for k, cue in enumerate(given)]
     written = [word for group in groups for word in group]
-    rate = MAX_UNITS_PER_S if unspaced else MAX_WORDS_PER_S  # characters, or words
+    rate, most = limits(unspaced)
     units = heard_units(heard.words, unspaced)
     placed, uncaptioned = place_words(written, units, element.duration_s, rate)
-    most = MAX_WINDOW_UNITS if unspaced else MAX_WINDOW_WORDS
     windows = plan_windows(placed, element.duration_s, most)
     forced = _force(request.source, windows, placed, language, options)
     words, aligned, interpolated = settle(placed, forced, element.duration_s)
@@ -130,7 +125,8 @@ def align_video(element: VideoTranscripts, options: CaptionOptions) -> VideoTran
         interpolated,
         len(uncaptioned),
     )
-    transcript = replace(heard, language=language, segments=tuple(_sentences(words, language)))
+    segments = tuple(sentence_segments(words, language))
+    transcript = replace(heard, language=language, segments=segments)
     kept: tuple[Cue, ...] = ()
     if request.keep_cues:
         rules = rules_for_language(language, options.rules)
@@ -265,8 +261,7 @@ def _cut(held: np.ndarray, base: int, window: Window) -> np.ndarray:
 def _cue_words(cue: Cue, language: str, *, spaced: bool) -> list[WrittenWord]:
     """The written words of one cue; the first has a space before it unless it starts the
     transcript or the writing has no spaces."""
-    joiner = "" if is_unspaced(language) else " "
-    words = written_words(joiner.join(cue.lines), language)
+    words = written_words("\n".join(cue.lines), language)
     if words and spaced and not is_unspaced(language):
         words[0] = WrittenWord(words[0].text, True)
     return words
@@ -307,21 +302,3 @@ def retimed_cues(
         Cue(start, max(start, end), cue.lines, tuple(cue_words), cue.markup)
         for cue, cue_words, (start, end) in zip(given, per_cue, times, strict=True)
     ]
-
-
-def _sentences(words: list[Word], language: str) -> list[Segment]:
-    """The timed words as segments, one a sentence."""
-    segments, sentence = [], []
-    for word in words:
-        sentence.append(word)
-        if SENTENCE_END.search(word.text):
-            segments.append(_segment(sentence, language))
-            sentence = []
-    if sentence:
-        segments.append(_segment(sentence, language))
-    return segments
-
-
-def _segment(words: list[Word], language: str) -> Segment:
-    start, end = words[0].start, max(words[0].start, words[-1].end)
-    return Segment(start, end, join_words(words), tuple(words), language)

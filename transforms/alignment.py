@@ -34,10 +34,12 @@ MAX_WINDOW_S: Final = 29.0  # Whisper hears 30 s at a time; a little room for ro
 # Words (characters, unspaced) a window holds at most: their tokens stay well inside the
 # decoder's 448 positions (a word is one to three tokens, a CJK character up to three).
 MAX_WINDOW_WORDS: Final = 150
+MAX_WINDOW_UNITS: Final = 120
 PAD_S: Final = 0.4  # audio kept before a window's first word and after its last
 UNHEARD_RUN: Final = 3  # written words with no speech facing them, from this many: no speech
 STRAY_S: Final = 1.0  # a forced time this far outside where the word was placed is not taken
 MAX_WORDS_PER_S: Final = 7.0  # faster than anyone speaks (fast speech: 4 to 5 words a second)
+MAX_UNITS_PER_S: Final = 15.0  # characters a second in unspaced writing: faster than speech
 REPORTED_WORDS, REPORTED_S = 2, 1.0  # speech without words this big is reported (a stray word
 # the model put in between two written ones is not)
 ANCHOR_KEY_CHARS: Final = 4  # a lone matching word this long anchors (shorter ones need company)
@@ -89,6 +91,14 @@ class Window:
     start: float
     end: float
     words: tuple[int, ...]
+
+
+def limits(unspaced: bool) -> tuple[float, int]:
+    """(the most words a second anyone says, the most words a window holds), counted in
+    characters for writing without spaces."""
+    if unspaced:
+        return MAX_UNITS_PER_S, MAX_WINDOW_UNITS
+    return MAX_WORDS_PER_S, MAX_WINDOW_WORDS
 
 
 def heard_units(words: Sequence[Word], unspaced: bool) -> list[Heard]:

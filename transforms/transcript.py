@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from captions.line_breaks import SENTENCE_END
 from schemas.errors import ErrorCode, Failure
 from schemas.transcript import Segment, Transcript, Word, join_words
 from transforms.domain import (
@@ -91,6 +92,19 @@ def guard_segments(chunk: ChunkTranscript, guards: Guards = Guards()) -> list[Se
                 segment = replace(segment, words=tuple(words), text=join_words(words))
         kept.append(segment)
     return kept
+
+
+def sentence_segments(words: Sequence[Word], language: str | None = None) -> list[Segment]:
+    """Timed words as segments, one a sentence (a word ending one ends its segment)."""
+    segments: list[Segment] = []
+    sentence: list[Word] = []
+    for k, word in enumerate(words):
+        sentence.append(word)
+        if SENTENCE_END.search(word.text) or k == len(words) - 1:
+            start, end = sentence[0].start, max(sentence[0].start, sentence[-1].end)
+            segments.append(Segment(start, end, join_words(sentence), tuple(sentence), language))
+            sentence = []
+    return segments
 
 
 def vote_language(chunks: Sequence[ChunkTranscript], guards: Guards = Guards()) -> str:

@@ -37,12 +37,12 @@ from faster_whisper.tokenizer import _LANGUAGE_CODES, Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 from faster_whisper.vad import get_vad_model
 
-from captions.line_breaks import SENTENCE_END
 from captions.scripts import is_unspaced
-from schemas.transcript import Segment, Word, join_words
+from schemas.transcript import Segment, Word
 from transforms.chunks import WINDOW, ChunkAudio
 from transforms.domain import Chunk, ChunkTranscript
 from transforms.settings import WhisperSettings
+from transforms.transcript import sentence_segments
 
 log = logging.getLogger(__name__)
 
@@ -175,14 +175,7 @@ def transcribe_chunks(
     """
     if not batch:
         return []
-    features = np.stack(
-        [
-            pad_or_trim(
-                model.feature_extractor(c.audio.audio.astype(np.float32) / 32768.0)[..., :-1]
-            )
-            for c in batch
-        ]
-    )
+    features = _features(model, [c.audio.audio for c in batch])
     encoder_output = model.encode(features)
     languages = _languages(model, batch, encoder_output)
     multilingual = model.model.is_multilingual
@@ -207,7 +200,7 @@ def transcribe_chunks(
         items = [i for i, k in enumerate(keys) if k == key]
         group_output = _select(model, encoder_output, features, items, len(batch))
         text_tokens = [[t for t in tokens[i] if t < tokenizer.eot] for i in items]
-        frames = [_num_frames(model, batch[i].audio) for i in items]
+        frames = [_frames(model, batch[i].audio.duration_s) for i in items]
         splitter = _word_splitter(tokenizer, key[1])
         alignments = model.find_alignment(splitter, text_tokens, group_output, frames)
         for i, alignment in zip(items, alignments, strict=True):
@@ -327,8 +320,19 @@ def _select(
     return model.encode(features[items])
 
 
-def _num_frames(model: WhisperModel, audio: ChunkAudio) -> int:
-    return int(math.ceil(audio.duration_s) * model.frames_per_second)
+def _features(model: WhisperModel, samples: list[np.ndarray]) -> np.ndarray:
+    """The log-Mel features of 16 kHz int16 windows, each padded or trimmed to 30 s."""
+    return np.stack(
+        [
+            pad_or_trim(model.feature_extractor(audio.astype(np.float32) / 32768.0)[..., :-1])
+            for audio in samples
+        ]
+    )
+
+
+def _frames(model: WhisperModel, seconds: float) -> int:
+    """The feature frames alignment looks at for `seconds` of audio (whole seconds)."""
+    return int(math.ceil(seconds) * model.frames_per_second)
 
 
 def _word_splitter(tokenizer: Tokenizer, task: str) -> Tokenizer:
@@ -363,22 +367,7 @@ def _segments(alignment: list[dict[str, Any]], text: str, audio: ChunkAudio) -> 
             return []
         start, end = audio.to_absolute(0.0), audio.to_absolute(audio.duration_s)
         return [Segment(start, end, text, ())]
-    segments = []
-    sentence: list[Word] = []
-    for word in words:
-        sentence.append(word)
-        if SENTENCE_END.search(word.text):
-            segments.append(_segment(sentence))
-            sentence = []
-    if sentence:
-        segments.append(_segment(sentence))
-    return segments
-
-
-def _segment(words: list[Word]) -> Segment:
-    return Segment(
-        words[0].start, max(words[0].start, words[-1].end), join_words(words), tuple(words)
-    )
+    return sentence_segments(words)
 
 
 def _absolute_word(text: str, spaced: bool, timing: dict[str, Any], audio: ChunkAudio) -> Word:
@@ -453,16 +442,9 @@ def force_align(
             raise ValueError(f"window {k}: its words take more than {room} tokens")
         tokens.append([t for piece in pieces for t in piece])
         lengths.append([len(piece) for piece in pieces])
-    features = np.stack(
-        [
-            pad_or_trim(model.feature_extractor(audio.astype(np.float32) / 32768.0)[..., :-1])
-            for audio, _ in windows
-        ]
-    )
-    frames = [
-        math.ceil(len(audio) / model.feature_extractor.sampling_rate) * model.frames_per_second
-        for audio, _ in windows
-    ]
+    features = _features(model, [audio for audio, _ in windows])
+    rate = model.feature_extractor.sampling_rate
+    frames = [_frames(model, len(audio) / rate) for audio, _ in windows]
     encoder_output = model.encode(features)
     results = model.model.align(
         encoder_output, tokenizer.sot_sequence, tokens, frames, median_filter_width=7

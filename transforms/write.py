@@ -173,10 +173,11 @@ def _laid_out(element: VideoTranscripts, options: CaptionOptions) -> list[_Track
     for transcript in element.transcripts:
         if transcript.task != "transcribe" and not english_asked:
             continue  # Whisper's English, made only to translate through
-        rules = rules_for_language(transcript.language, options.rules)
-        cues = layout_cues(transcript.words, rules, transcript.duration_s)
         if transcript.task == "transcribe" and element.alignment and element.alignment.cues:
             cues = list(element.alignment.cues)  # a person's own cues, kept, re-timed
+        else:
+            rules = rules_for_language(transcript.language, options.rules)
+            cues = layout_cues(transcript.words, rules, transcript.duration_s)
         if transcript.task == "transcribe":
             report = element.alignment
             aligned = None if report is None else (report.aligned, report.interpolated)

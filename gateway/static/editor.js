@@ -215,22 +215,34 @@ export class Editor {
         "Content-Type": pasted ? "text/plain; charset=utf-8" : "text/vtt; charset=utf-8" },
       body: pasted ? script : toWebVTT(cues),
     });
-    let answer = null;
-    try {
-      answer = await response.json();
-    } catch (error) {
-      answer = null;
-    }
-    if (response.status === 202) {
+    const answer = await this.answered(response, "try again", "Not re-timed");
+    if (answer) {
       this.changed = false;
       this.hooks.retiming(this.track.revision);
-    } else if (response.status === 412) {
+    }
+  }
+
+  /**
+   * The JSON of a write's answer when it was taken; otherwise null, after saying why: someone
+   * else's change first (`hooks.conflict`), a refused key ("type it above and `retry`"), or
+   * the error, after `failed`.
+   */
+  async answered(response, retry, failed) {
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (error) {
+      body = null;
+    }
+    if (response.ok) return body || {};
+    if (response.status === 412) {
       this.hooks.conflict();
     } else if (response.status === 401) {
-      this.hooks.say("The API key was not accepted: type it above and try again.", "bad");
+      this.hooks.say(`The API key was not accepted: type it above and ${retry}.`, "bad");
     } else {
-      this.hooks.say(errorMessage(answer, `Not re-timed (HTTP ${response.status}).`), "bad");
+      this.hooks.say(errorMessage(body, `${failed} (HTTP ${response.status}).`), "bad");
     }
+    return null;
   }
 
   async save() {
@@ -253,21 +265,10 @@ export class Editor {
         "If-Match": `"${this.track.etag}"` },
       body: toWebVTT(cues),
     });
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (error) {
-      body = null;
-    }
-    if (response.ok) {
+    const body = await this.answered(response, "save again", "Not saved");
+    if (body) {
       this.changed = false;
       this.hooks.saved(body);
-    } else if (response.status === 412) {
-      this.hooks.conflict();
-    } else if (response.status === 401) {
-      this.hooks.say("The API key was not accepted: type it above and save again.", "bad");
-    } else {
-      this.hooks.say(errorMessage(body, `Not saved (HTTP ${response.status}).`), "bad");
     }
   }
 }

@@ -241,27 +241,23 @@ function closeEditor() {
 
 editButton.addEventListener("click", openEditor);
 $("done").addEventListener("click", closeEditor);
-$("save").addEventListener("click", async () => {
-  setApiKey(keyInput.value.trim());
-  if (!editor) return;
-  if (info.api_key_required && (await keyRefused(apiKey()))) {
-    keyInput.focus();
-    sayInEditor("The API key was not accepted: type it above and save again.", "bad");
-    return;
-  }
-  editor.save();
-});
+// A write from the editor bar, once the key typed above is known to be accepted.
+function withKey(write, retry) {
+  return async () => {
+    setApiKey(keyInput.value.trim());
+    if (!editor) return;
+    if (info.api_key_required && (await keyRefused(apiKey()))) {
+      keyInput.focus();
+      sayInEditor(`The API key was not accepted: type it above and ${retry}.`, "bad");
+      return;
+    }
+    write();
+  };
+}
+
+$("save").addEventListener("click", withKey(() => editor.save(), "save again"));
 $("add-cue").addEventListener("click", () => editor && editor.addAt(video.currentTime));
-$("retime-all").addEventListener("click", async () => {
-  setApiKey(keyInput.value.trim());
-  if (!editor) return;
-  if (info.api_key_required && (await keyRefused(apiKey()))) {
-    keyInput.focus();
-    sayInEditor("The API key was not accepted: type it above and try again.", "bad");
-    return;
-  }
-  editor.retime($("script").value);
-});
+$("retime-all").addEventListener("click", withKey(() => editor.retime($("script").value), "try again"));
 keyInput.addEventListener("change", () => setApiKey(keyInput.value.trim()));
 $("reload").addEventListener("click", async () => {
   editor = null;

@@ -67,6 +67,18 @@ def transcript_beside(given: str) -> str | None:
     return None
 
 
+def with_transcript(request: Any, args: argparse.Namespace, given: str) -> Any:
+    """The upload request of the input `given` with the transcript the options give it, if
+    any (`--keep-cues` applies to caption files: plain text has no cues to keep)."""
+    from pipelines.caption_files import source_uri
+
+    script = args.transcript or (transcript_beside(given) if args.transcripts_beside else None)
+    if script is None:
+        return request
+    keeps = bool(args.keep_cues) and script.lower().endswith((".vtt", ".srt"))
+    return replace(request, transcript=source_uri(script), keep_cues=keeps)
+
+
 def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     """Caption every input; one `ERROR` line per failed input; exit 1 when any failed."""
     from connectors.storage.layout import manifest_key
@@ -84,17 +96,8 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
     options = replace(caption_options(args, store.url), captions_root="")
     refused = {given: refused_input(given) for given in args.inputs}
     requests = requests_for_files([given for given, why in refused.items() if why is None])
-    if args.transcript is not None or args.transcripts_beside:
-        given_as = {source_uri(i): i for i in reversed(args.inputs)}
-
-        def keeps(script: str) -> bool:  # a plain-text transcript has no cues to keep
-            return bool(args.keep_cues) and script.lower().endswith((".vtt", ".srt"))
-
-        requests = [
-            replace(r, transcript=source_uri(script), keep_cues=keeps(script)) if script else r
-            for r in requests
-            for script in [args.transcript or transcript_beside(given_as[r.source])]
-        ]
+    given_as = {source_uri(i): i for i in reversed(args.inputs)}  # as the user typed it
+    requests = [with_transcript(r, args, given_as[r.source]) for r in requests]
     taken = {r.video_id for r in requests}
     for failure in refused.values():
         if failure is not None and failure.video_id not in taken:  # a name of its own only
@@ -115,7 +118,6 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
             if failure is not None:
                 failed += 1
                 print(f"ERROR {given}: {failure.code}: {failure.message}", file=sys.stderr)
-        given_as = {source_uri(i): i for i in reversed(args.inputs)}  # as the user typed it
         for request in requests:
             given = given_as[request.source]
             key = manifest_key(request.video_id, root="")
